@@ -1,0 +1,1 @@
+"""The Kubernetes control plane as pure state-transition functions over immutable values."""

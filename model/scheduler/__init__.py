@@ -1,0 +1,1 @@
+"""The scheduler: its plugins, profiles, queue and scheduling cycle."""

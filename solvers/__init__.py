@@ -1,0 +1,1 @@
+"""z3 over the model: proofs about the scheduler's plugins and placement queries."""
