@@ -51,13 +51,7 @@ __all__ = [
     "Status",
 ]
 
-MAX_NODE_SCORE = 100  # What may be symbolic: strings (names, label keys and values, taint and toleration fields) and
-integers (resource amounts, counts, ports). What is always concrete: the shape (how many
-containers, taints, terms, expressions; selector operators) and the plugin's arguments. A
-symbolic resource map holds amounts (millicores for cpu, base units otherwise) as z3 Ints where
-a concrete one holds Quantities; ``resource_amount`` in the resources plugin accepts both.
-
-upstream: pkg/scheduler/framework/interface.go MaxNodeScore
+MAX_NODE_SCORE = 100  # upstream: pkg/scheduler/framework/interface.go MaxNodeScore
 MIN_NODE_SCORE = 0
 
 SUCCESS = "Success"
