@@ -35,6 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from kubeproof.model.logic import div, is_symbolic, ite, max_of
 from kubeproof.model.objects import Namespace, Node, Pod
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "ScorePlugin",
     "Snapshot",
     "Status",
+    "default_normalize_score",
 ]
 
 MAX_NODE_SCORE = 100  # upstream: pkg/scheduler/framework/interface.go MaxNodeScore
@@ -99,11 +101,14 @@ class NodeInfo:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """The scheduler's view for one scheduling cycle: every node with its pods, and the
-    namespaces (for inter-pod affinity's namespaceSelector)."""
+    """The scheduler's view for one scheduling cycle: every node with its pods, the
+    namespaces (for inter-pod affinity's namespaceSelector), and the Services,
+    ReplicationControllers, ReplicaSets and StatefulSets (for PodTopologySpread's default
+    selector)."""
 
     nodes: tuple[NodeInfo, ...]
     namespaces: tuple[Namespace, ...] = ()
+    workloads: tuple[Any, ...] = ()
 
     def node(self, name: str) -> NodeInfo | None:
         """The NodeInfo of the node named ``name``, if any."""
@@ -146,3 +151,20 @@ class ScorePlugin(Protocol):
     def score(self, state: Any, pod: Pod, node_info: NodeInfo) -> Any: ...
 
     def normalize(self, state: Any, pod: Pod, scores: Sequence[Any]) -> tuple[Any, ...]: ...
+
+
+def default_normalize_score(scores: Sequence[Any], reverse: bool = False) -> tuple[Any, ...]:
+    """Scale raw scores to [0, 100] by the largest (upstream DefaultNormalizeScore): all stay as
+    they are (or become 100 when ``reverse``) if the largest is 0; ``reverse`` flips the scale."""
+    # upstream: pkg/scheduler/framework/plugins/helper/normalize_score.go DefaultNormalizeScore
+    top = max_of(scores, default=0)
+    if not is_symbolic(top) and top == 0:
+        return tuple(MAX_NODE_SCORE if reverse else s for s in scores)
+    # A z3 division by 0 is unconstrained: divide by 1 where top is 0 (that branch is unused).
+    divisor = top if not is_symbolic(top) else ite(top == 0, 1, top)
+    out = []
+    for score in scores:
+        value = div(MAX_NODE_SCORE * score, divisor)
+        value = MAX_NODE_SCORE - value if reverse else value
+        out.append(ite(top == 0, MAX_NODE_SCORE if reverse else score, value))
+    return tuple(out)

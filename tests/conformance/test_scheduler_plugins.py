@@ -12,10 +12,13 @@ Each file holds one plugin's cases:
         pods: [{Pod manifest with spec.nodeName}, ...]   # existing pods (optional)
         namespaces: [{Namespace manifest}, ...]          # (optional)
         pre_filter: {code: ..., reason: ...}             # expected PreFilter status (optional)
+                                      # node_names: [...] or null: PreFilter's node restriction
         filter: {node-name: {code: Success}, other: {code: UnschedulableAndUnresolvable,
                  reason: "node(s) had untolerated taint {dedicated: user1}"}}
         pre_score: {code: Skip}                          # expected PreScore status (optional)
         scores: {node-name: 100, other: 50}              # normalized scores over all nodes
+        feasible: [node-name, ...]     # the nodes that passed Filter (optional; default: all)
+        workloads: [{Service, ReplicaSet... manifest}]   # (optional; Snapshot.workloads)
 
 Every node in ``filter`` gets PreFilter then Filter; the verdict of ``feasible`` must agree with
 the status code. ``scores`` runs PreScore, Score on every node of the case, then NormalizeScore,
@@ -31,7 +34,13 @@ import yaml
 
 from kubeproof.model.manifests import from_manifest
 from kubeproof.model.objects import Namespace, Node, Pod
-from kubeproof.model.scheduler.framework import SKIP, SUCCESS, NodeInfo, Snapshot
+from kubeproof.model.scheduler.framework import (
+    SKIP,
+    SUCCESS,
+    SUCCESS_STATUS,
+    NodeInfo,
+    Snapshot,
+)
 from kubeproof.model.scheduler.plugins import plugin_class
 
 CASES_DIR = Path(__file__).parent / "scheduler"
@@ -65,7 +74,10 @@ def _snapshot(case, source):
         NodeInfo(node, tuple(p for p in pods if p.spec.node_name == node.metadata.name))
         for node in nodes
     )
-    return Snapshot(infos, namespaces)
+    workloads = tuple(
+        from_manifest(doc, source, i) for i, doc in enumerate(case.get("workloads", []))
+    )
+    return Snapshot(infos, namespaces, workloads)
 
 
 def _check_status(status, expected, where):
@@ -85,10 +97,16 @@ def test_upstream_case(plugin_name, case, source):
         pre = plugin.pre_filter(pod, snapshot)
         if "pre_filter" in case:
             _check_status(pre.status, case["pre_filter"], "PreFilter")
+            if "node_names" in case["pre_filter"]:  # null: no restriction
+                want = case["pre_filter"]["node_names"]
+                got_names = None if pre.node_names is None else sorted(pre.node_names)
+                assert got_names == (None if want is None else sorted(want)), "PreFilter nodes"
         for node_name, expected in (case.get("filter") or {}).items():
             info = snapshot.node(node_name)
             assert info is not None, f"no node {node_name} in the case"
-            if not pre.status.is_success:
+            if pre.status.code == SKIP:  # upstream: a skipped plugin does not filter
+                status = SUCCESS_STATUS
+            elif not pre.status.is_success:
                 status = pre.status
             elif pre.node_names is not None and node_name not in pre.node_names:
                 status = None
@@ -101,14 +119,16 @@ def test_upstream_case(plugin_name, case, source):
                 _check_status(status, expected, f"Filter on {node_name}")
 
     if "scores" in case:
-        pre = plugin.pre_score(pod, snapshot, snapshot.nodes)
+        names = case.get("feasible")
+        feasible = snapshot.nodes if names is None else tuple(map(snapshot.node, names))
+        pre = plugin.pre_score(pod, snapshot, feasible)
         if "pre_score" in case:
             _check_status(pre.status, case["pre_score"], "PreScore")
-        if pre.status.code == SKIP:
+        if not pre.status.is_success:  # Skip, or an Error that ends the cycle
             return
-        raw = [plugin.score(pre.state, pod, info) for info in snapshot.nodes]
+        raw = [plugin.score(pre.state, pod, info) for info in feasible]
         normalized = plugin.normalize(pre.state, pod, raw)
-        got = {info.name: score for info, score in zip(snapshot.nodes, normalized, strict=True)}
+        got = {info.name: score for info, score in zip(feasible, normalized, strict=True)}
         assert got == case["scores"]
 
 
