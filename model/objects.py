@@ -334,6 +334,9 @@ class PodSpec:
     restart_policy: str = ""
     termination_grace_period_seconds: int | None = None
     host_network: bool = False
+    # spec.resources.requests and .limits: pod-level resources (PodLevelResources, on since 1.34)
+    requests: FrozenMap = EMPTY
+    limits: FrozenMap = EMPTY
 
 
 @dataclass(frozen=True, slots=True)

@@ -125,6 +125,7 @@ def test_upstream_case(plugin_name, case, source):
         if "pre_score" in case:
             _check_status(pre.status, case["pre_score"], "PreScore")
         if not pre.status.is_success:  # Skip, or an Error that ends the cycle
+            assert "pre_score" in case, f"PreScore returned {pre.status}; the case expects scores"
             return
         raw = [plugin.score(pre.state, pod, info) for info in feasible]
         normalized = plugin.normalize(pre.state, pod, raw)
