@@ -11,6 +11,7 @@ import doctest
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from kubeproof.model.apiserver import etcd
 from kubeproof.model.apiserver.etcd import (
     Compact,

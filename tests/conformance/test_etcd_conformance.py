@@ -25,6 +25,7 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from kubeproof.model.apiserver import etcd
 from kubeproof.model.apiserver.etcd import (
     Compact,
