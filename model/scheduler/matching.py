@@ -11,9 +11,19 @@ False
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from kubeproof.model.logic import all_of, any_of, has_key, is_in, not_, parse_int, value_at
+from kubeproof.model.logic import (
+    all_of,
+    any_of,
+    has_key,
+    is_in,
+    is_symbolic,
+    not_,
+    parse_int,
+    value_at,
+)
 from kubeproof.model.objects import (
     FrozenMap,
     LabelSelector,
@@ -28,9 +38,12 @@ from kubeproof.model.objects import (
 )
 
 __all__ = [
+    "label_key_problem",
     "label_selector_matches",
+    "label_value_problem",
     "labels_selector",
     "node_selector_term_matches",
+    "node_selector_term_valid",
     "required_node_affinity_matches",
     "taint_tolerated",
     "tolerates",
@@ -68,28 +81,126 @@ def taint_tolerated(taint: Taint, tolerations: tuple[Toleration, ...]) -> Any:
     return any_of(tolerates(toleration, taint) for toleration in tolerations)
 
 
+# upstream: apimachinery pkg/util/validation/validation.go (qualifiedNameFmt, labelValueFmt,
+# dns1123SubdomainFmt) and their error texts.
+_NAME_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+_NAME_RE = re.compile(_NAME_FMT)
+_DNS1123_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_NAME_MSG = (
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an"
+    f" alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for"
+    f" validation is '{_NAME_FMT}')"
+)
+_VALUE_MSG = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or"
+    " '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or"
+    f" 'my_value',  or '12345', regex used for validation is '({_NAME_FMT})?')"
+)
+
+
+def label_key_problem(key: str) -> str:
+    """Why a concrete label key is not a qualified name ("" when it is)."""
+    # upstream: apimachinery pkg/util/validation/validation.go IsQualifiedName
+    parts = key.split("/")
+    if len(parts) > 2:
+        return (
+            f"a qualified name {_NAME_MSG} with an optional DNS subdomain prefix and '/'"
+            " (e.g. 'example.com/MyName')"
+        )
+    name = parts[-1]
+    if len(parts) == 2:
+        prefix = parts[0]
+        if not prefix:
+            return "prefix part must be non-empty"
+        if len(prefix) > 253 or not _DNS1123_RE.fullmatch(prefix):
+            return "prefix part a lowercase RFC 1123 subdomain is invalid"
+    if not name:
+        return "name part must be non-empty"
+    if len(name) > 63:
+        return "name part must be no more than 63 characters"
+    if not _NAME_RE.fullmatch(name):
+        return f"name part {_NAME_MSG}"
+    return ""
+
+
+def label_value_problem(value: str) -> str:
+    """Why a concrete string is not a valid label value ("" when it is)."""
+    # upstream: apimachinery pkg/util/validation/validation.go IsValidLabelValue
+    problems = []
+    if len(value) > 63:
+        problems.append("must be no more than 63 characters")
+    if value and not _NAME_RE.fullmatch(value):
+        problems.append(_VALUE_MSG)
+    return "; ".join(problems)
+
+
+def _z3_label_regexes():
+    import z3
+
+    alnum = z3.Union(z3.Range("a", "z"), z3.Range("A", "Z"), z3.Range("0", "9"))
+    inner = z3.Union(alnum, z3.Re("-"), z3.Re("_"), z3.Re("."))
+    name = z3.Concat(z3.Option(z3.Concat(alnum, z3.Star(inner))), alnum)
+    lower = z3.Union(z3.Range("a", "z"), z3.Range("0", "9"))
+    label = z3.Concat(lower, z3.Option(z3.Concat(z3.Star(z3.Union(lower, z3.Re("-"))), lower)))
+    subdomain = z3.Concat(label, z3.Star(z3.Concat(z3.Re("."), label)))
+    return z3, name, subdomain
+
+
+def _label_key_valid(key: Any) -> Any:
+    if not is_symbolic(key):
+        return label_key_problem(key) == ""
+    z3, name, subdomain = _z3_label_regexes()
+    slash = z3.IndexOf(key, "/", 0)
+    prefix = z3.SubString(key, 0, slash)
+    rest = z3.SubString(key, slash + 1, z3.Length(key) - slash - 1)
+    bare = z3.And(z3.InRe(key, name), z3.Length(key) <= 63)
+    prefixed = z3.And(
+        slash >= 0,
+        z3.InRe(prefix, subdomain),
+        z3.Length(prefix) <= 253,
+        z3.InRe(rest, name),
+        z3.Length(rest) <= 63,
+    )
+    return z3.Or(bare, prefixed)
+
+
+def _label_value_valid(value: Any) -> Any:
+    if not is_symbolic(value):
+        return label_value_problem(value) == ""
+    z3, name, _ = _z3_label_regexes()
+    return z3.And(z3.InRe(value, z3.Option(name)), z3.Length(value) <= 63)
+
+
+def _requirement_parses(req: NodeSelectorRequirement) -> Any:
+    # upstream: apimachinery pkg/labels/selector.go NewRequirement: the key must be a qualified
+    # name and every value (Gt and Lt included) a valid label value.
+    return all_of((_label_key_valid(req.key), all_of(_label_value_valid(v) for v in req.values)))
+
+
 def _requirement_matches(labels: FrozenMap, req: NodeSelectorRequirement) -> Any:
     # upstream: component-helpers scheduling/corev1/nodeaffinity/nodeaffinity.go and
     # apimachinery pkg/labels/selector.go Requirement.Matches. A requirement that does not parse
     # (In/NotIn without values, Exists/DoesNotExist with values, Gt/Lt without one integer, an
-    # unknown operator) never matches.
+    # unknown operator, an invalid key or value) never matches.
     present = has_key(labels, req.key)
     value = value_at(labels, req.key)
     op, values = req.operator, req.values
     if op == "In":
-        return all_of((len(values) > 0, present, is_in(value, values)))
-    if op == "NotIn":
-        return all_of((len(values) > 0, any_of((not_(present), not_(is_in(value, values))))))
-    if op == "Exists":
-        return all_of((len(values) == 0, present))
-    if op == "DoesNotExist":
-        return all_of((len(values) == 0, not_(present)))
-    if op in ("Gt", "Lt") and len(values) == 1:
+        matched = all_of((len(values) > 0, present, is_in(value, values)))
+    elif op == "NotIn":
+        matched = all_of((len(values) > 0, any_of((not_(present), not_(is_in(value, values))))))
+    elif op == "Exists":
+        matched = all_of((len(values) == 0, present))
+    elif op == "DoesNotExist":
+        matched = all_of((len(values) == 0, not_(present)))
+    elif op in ("Gt", "Lt") and len(values) == 1:
         bound_ok, bound = parse_int(values[0])
         label_ok, label = parse_int(value)
         compared = label > bound if op == "Gt" else label < bound
-        return all_of((bound_ok, present, label_ok, compared))
-    return False
+        matched = all_of((bound_ok, present, label_ok, compared))
+    else:
+        return False
+    return all_of((_requirement_parses(req), matched))
 
 
 def _field_requirement_matches(node: Node, req: NodeSelectorRequirement) -> Any:
@@ -99,6 +210,36 @@ def _field_requirement_matches(node: Node, req: NodeSelectorRequirement) -> Any:
         return False
     same = node.metadata.name == req.values[0]
     return same if req.operator == "In" else not_(same)
+
+
+def node_selector_term_valid(term: NodeSelectorTerm) -> Any:
+    """Whether a term parses (upstream newNodeSelectorTerm sets no parseErr); one that does not
+    never matches."""
+    return all_of(
+        (
+            all_of(_requirement_valid(req) for req in term.match_expressions),
+            all_of(_field_requirement_parses(req) for req in term.match_fields),
+        )
+    )
+
+
+def _requirement_valid(req: NodeSelectorRequirement) -> Any:
+    # upstream: nodeaffinity.go nodeSelectorRequirementsAsSelector and labels.NewRequirement
+    op, values = req.operator, req.values
+    if op in ("In", "NotIn"):
+        shape = len(values) > 0
+    elif op in ("Exists", "DoesNotExist"):
+        shape = len(values) == 0
+    elif op in ("Gt", "Lt"):
+        shape = all_of((len(values) == 1, all_of(parse_int(v)[0] for v in values)))
+    else:
+        return False
+    return all_of((shape, _requirement_parses(req)))
+
+
+def _field_requirement_parses(req: NodeSelectorRequirement) -> bool:
+    # upstream: nodeaffinity.go nodeSelectorRequirementsAsFieldSelector
+    return req.operator in ("In", "NotIn") and len(req.values) == 1
 
 
 def node_selector_term_matches(node: Node, term: NodeSelectorTerm) -> Any:

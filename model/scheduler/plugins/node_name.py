@@ -1,0 +1,57 @@
+"""NodeName: a pod that names a node (``spec.nodeName``) fits only that node.
+
+upstream: pkg/scheduler/framework/plugins/nodename/node_name.go
+
+>>> from kubeproof.model.objects import Node, ObjectMeta, Pod, PodSpec
+>>> from kubeproof.model.scheduler.framework import NodeInfo
+>>> info = NodeInfo(Node(ObjectMeta(name="n1")))
+>>> NodeName().filter(None, Pod(spec=PodSpec(node_name="n2")), info).reasons
+("node(s) didn't match the requested node name",)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from kubeproof.model.logic import any_of
+from kubeproof.model.objects import Pod
+from kubeproof.model.scheduler.framework import (
+    SUCCESS_STATUS,
+    UNSCHEDULABLE_AND_UNRESOLVABLE,
+    NodeInfo,
+    PreResult,
+    Snapshot,
+    Status,
+)
+from kubeproof.model.scheduler.plugins.node_unschedulable import no_args
+
+__all__ = ["NodeName"]
+
+ERR_REASON = "node(s) didn't match the requested node name"  # upstream: ErrReason
+
+
+@dataclass(frozen=True, slots=True)
+class NodeName:
+    """Filter only; no args."""
+
+    name: ClassVar[str] = "NodeName"
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, Any]) -> NodeName:
+        no_args(cls.name, args)
+        return cls()
+
+    def pre_filter(self, pod: Pod, snapshot: Snapshot) -> PreResult:
+        return PreResult()  # upstream has no PreFilter
+
+    def feasible(self, state: Any, pod: Pod, node_info: NodeInfo) -> Any:
+        # upstream: Fits: an empty nodeName fits every node
+        wanted = pod.spec.node_name
+        return any_of((wanted == "", wanted == node_info.node.metadata.name))
+
+    def filter(self, state: Any, pod: Pod, node_info: NodeInfo) -> Status:
+        if self.feasible(state, pod, node_info):
+            return SUCCESS_STATUS
+        return Status(UNSCHEDULABLE_AND_UNRESOLVABLE, (ERR_REASON,))
