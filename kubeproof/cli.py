@@ -1,0 +1,131 @@
+"""The ``kubeproof`` command line: a thin layer over the model, one function per subcommand.
+
+A user error (a bad manifest, a missing file) is one line on stderr, ``kubeproof: error: ...``,
+and exit status 2; never a traceback.
+
+>>> main(["manifests", "check", "examples/nginx-deployment.yaml"])  # doctest: +SKIP
+Deployment default/nginx replicas=3 containers=nginx:nginx
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from kubeproof import __version__
+from kubeproof.model.errors import KubeproofError
+from kubeproof.model.manifests import is_namespaced, load_paths
+from kubeproof.model.objects import (
+    Deployment,
+    FrozenMap,
+    Lease,
+    Namespace,
+    Node,
+    Object,
+    Pod,
+    PodSpec,
+    ReplicaSet,
+)
+from kubeproof.model.quantity import Quantity
+
+__all__ = ["describe", "main"]
+
+EXIT_OK, EXIT_VIOLATION, EXIT_USAGE = 0, 1, 2
+
+
+def _where(obj: Object, kind: str) -> str:
+    meta = obj.metadata
+    name = meta.name or f"{meta.generate_name}*"
+    if not is_namespaced(kind):
+        return name
+    return f"{meta.namespace or 'default'}/{name}"
+
+
+def _amounts(resources: FrozenMap) -> str:
+    return ",".join(f"{name}:{q}" for name, q in resources.items()) or "-"
+
+
+def _sum_requests(pod_spec: PodSpec) -> str:
+    """The sum of the containers' requests (what the manifest asks, not the scheduler's formula)."""
+    totals: dict[str, Quantity] = {}
+    for container in pod_spec.containers:
+        for name, q in container.requests.items():
+            before = totals.get(name)
+            totals[name] = q if before is None else Quantity(before.nanos + q.nanos, before.format)
+    return _amounts(FrozenMap(totals))
+
+
+def describe(obj: Object) -> str:
+    """One line: kind, namespace/name, and what the model keeps of the object."""
+    if isinstance(obj, Deployment | ReplicaSet):
+        spec = obj.spec
+        replicas = "-" if spec.replicas is None else spec.replicas
+        containers = ",".join(f"{c.name}:{c.image}" for c in spec.template.spec.containers)
+        return f"{obj.KIND} {_where(obj, obj.KIND)} replicas={replicas} containers={containers}"
+    if isinstance(obj, Pod):
+        s = obj.spec
+        return (
+            f"Pod {_where(obj, 'Pod')} node={s.node_name or '-'} containers={len(s.containers)} "
+            f"requests={_sum_requests(s)} tolerations={len(s.tolerations)}"
+        )
+    if isinstance(obj, Node):
+        taints = ",".join(
+            f"{t.key}{'=' + t.value if t.value else ''}:{t.effect}" for t in obj.spec.taints
+        )
+        return (
+            f"Node {obj.metadata.name} allocatable={_amounts(obj.status.allocatable)} "
+            f"taints={taints or '-'}" + (" unschedulable" if obj.spec.unschedulable else "")
+        )
+    if isinstance(obj, Namespace):
+        return f"Namespace {obj.metadata.name}"
+    if isinstance(obj, Lease):
+        return f"Lease {_where(obj, 'Lease')} holder={obj.spec.holder_identity or '-'}"
+    return f"{obj.kind} {_where(obj, obj.kind)} (kept as is)"
+
+
+# --- subcommands ---------------------------------------------------------------------------
+
+
+def cmd_manifests_check(args: argparse.Namespace) -> int:
+    """Load and validate manifests; print one line per object."""
+    for obj in load_paths(args.paths):
+        print(describe(obj))
+    return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kubeproof",
+        description="A formal model of the Kubernetes control plane and a checker over it.",
+    )
+    parser.add_argument("--version", action="version", version=f"kubeproof {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    manifests = commands.add_parser("manifests", help="read and validate manifests")
+    manifests_commands = manifests.add_subparsers(dest="manifests_command", metavar="COMMAND")
+    manifests_commands.required = True
+    check = manifests_commands.add_parser(
+        "check", help="load and validate manifests as the api-server would; one line per object"
+    )
+    check.add_argument("paths", nargs="+", metavar="FILE|DIR")
+    check.set_defaults(run=cmd_manifests_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 violation, 2 user error)."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version, or a usage error (argparse printed it)
+        return int(exit_.code or 0)
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except KubeproofError as err:
+        message = " ".join(str(err).split("\n"))
+        print(f"kubeproof: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
