@@ -11,8 +11,11 @@ Deployment default/nginx replicas=3 containers=nginx:nginx
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
+
+import yaml
 
 from kubeproof import __version__
 from kubeproof.model.errors import KubeproofError
@@ -29,6 +32,9 @@ from kubeproof.model.objects import (
     ReplicaSet,
 )
 from kubeproof.model.quantity import Quantity
+from kubeproof.model.scheduler.profile import Profile, default_profile, profile_from_config
+from kubeproof.model.scheduler.simulate import cluster_from_objects, schedule_all
+from kubeproof.report_schedule import decision_json, decision_lines
 
 __all__ = ["describe", "main"]
 
@@ -95,6 +101,42 @@ def cmd_manifests_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def load_profiles(path: str | None) -> tuple[Profile, ...]:
+    """The profiles of a KubeSchedulerConfiguration file, or the default profile."""
+    if path is None:
+        return (default_profile(),)
+    try:
+        with open(path, encoding="utf-8") as file:
+            document = yaml.safe_load(file)
+    except OSError as err:
+        raise KubeproofError(f"{path}: cannot read: {err.strerror}") from err
+    except yaml.YAMLError as err:
+        raise KubeproofError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from err
+    if not isinstance(document, dict):
+        raise KubeproofError(f"{path}: must be a KubeSchedulerConfiguration document")
+    return profile_from_config(document, path)
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    """Schedule the pending pods of the manifests, one decision per pod, with every reason."""
+    profiles = load_profiles(args.config)
+    objects = load_paths(args.paths)
+    names = [p.scheduler_name for p in profiles]
+    cluster = cluster_from_objects(objects, names)
+    decisions = schedule_all(profiles, cluster, seed=args.seed, score_all=args.score_all)
+    if args.format == "json":
+        # one JSON document, written as the decisions come so a long run streams
+        print('{"decisions": [', end="")
+        for index, decision in enumerate(decisions):
+            print(("," if index else "") + "\n" + json.dumps(decision_json(decision)), end="")
+        print("\n]}")
+        return EXIT_OK
+    out = sys.stdout
+    for decision in decisions:
+        out.write("\n".join(decision_lines(decision)) + "\n")
+    return EXIT_OK
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kubeproof",
@@ -112,6 +154,30 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("paths", nargs="+", metavar="FILE|DIR")
     check.set_defaults(run=cmd_manifests_check)
+
+    schedule = commands.add_parser(
+        "schedule",
+        help="schedule the pending pods of manifests as kube-scheduler would, with every reason",
+        description=(
+            "Nodes, Namespaces, Services and bound Pods describe the cluster; every other Pod and "
+            "every replica of a Deployment or ReplicaSet is scheduled in queue order, each "
+            "placement assumed before the next."
+        ),
+    )
+    schedule.add_argument("paths", nargs="+", metavar="FILE|DIR")
+    schedule.add_argument(
+        "--config",
+        metavar="SCHEDULER_CONFIG",
+        help="a KubeSchedulerConfiguration file (default: the default profile)",
+    )
+    schedule.add_argument(
+        "--score-all",
+        action="store_true",
+        help="score every node, feasible or not, as upstream's plugin tests do",
+    )
+    schedule.add_argument("--format", choices=("text", "json"), default="text")
+    schedule.add_argument("--seed", type=int, default=0, help="seed of the tie-break (default 0)")
+    schedule.set_defaults(run=cmd_schedule)
     return parser
 
 

@@ -52,12 +52,12 @@ class NodeEvaluation:
 
     @property
     def feasible(self) -> bool:
-        return all(status.code == SUCCESS for _, status in self.filters)
+        return self.first_failure is None
 
     @property
     def first_failure(self) -> Status | None:
         """The status upstream reports: the first plugin that did not pass."""
-        return next((s for _, s in self.filters if s.code != SUCCESS), None)
+        return next((s for _, s in self.filters if s.code not in (SUCCESS, SKIP)), None)
 
     @property
     def total(self) -> int:
@@ -79,8 +79,9 @@ def _filter_node(profile: Profile, pre: dict, pod: Pod, info: NodeInfo) -> NodeE
     for plugin in profile.filters:
         result = pre[plugin.name]
         if result.status.code == SKIP:
-            continue
-        if not result.status.is_success:
+            # upstream: a plugin whose PreFilter skips does not filter this pod; reported as Skip
+            statuses.append((plugin.name, result.status))
+        elif not result.status.is_success:
             statuses.append((plugin.name, result.status))
         elif result.node_names is not None and info.name not in result.node_names:
             # upstream: schedule_one.go findNodesThatFitPod: nodes outside a PreFilterResult are
