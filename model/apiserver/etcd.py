@@ -38,7 +38,7 @@ Compacted(compact_revision=3)
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Literal
@@ -69,6 +69,7 @@ __all__ = [
     "compact",
     "delete_range",
     "events_since",
+    "first_event_since",
     "get",
     "kvs_at",
     "prefix_end",
@@ -748,15 +749,36 @@ def events_since(
         return ()
     if start_revision < store.compact_revision:
         return Compacted(store.compact_revision)
-    out: list[Event] = []
+    return tuple(_events_from(store, key, range_end, start_revision, prev_kv))
+
+
+def first_event_since(
+    store: Store,
+    key: str,
+    range_end: str | None = None,
+    *,
+    start_revision: int,
+    prev_kv: bool = False,
+) -> Event | Compacted | None:
+    """The first event :func:`events_since` would deliver (None when there is none), without
+    building the rest: an informer asks this on every state."""
+    if start_revision <= 0 or start_revision > store.revision:
+        return None
+    if start_revision < store.compact_revision:
+        return Compacted(store.compact_revision)
+    return next(_events_from(store, key, range_end, start_revision, prev_kv), None)
+
+
+def _events_from(
+    store: Store, key: str, range_end: str | None, start_revision: int, prev_kv: bool
+) -> Iterator[Event]:
     for rev in range(max(start_revision, store.history_start), store.revision + 1):
         prev_readable = prev_kv and rev - 1 >= store.compact_revision
         for ev in store.events_at(rev):
             if not _in_range(ev.kv.key, key, range_end):
                 continue
             keep_prev = prev_readable and not ev.is_create
-            out.append(ev if keep_prev or ev.prev_kv is None else Event(ev.type, ev.kv))
-    return tuple(out)
+            yield ev if keep_prev or ev.prev_kv is None else Event(ev.type, ev.kv)
 
 
 # --------------------------------------------------------------------------- wrappers

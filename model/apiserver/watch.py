@@ -37,7 +37,7 @@ from kubeproof.model.apiserver.server import (
     with_rv,
 )
 
-__all__ = ["WatchEvent", "watch", "watch_events"]
+__all__ = ["TOO_OLD", "WatchEvent", "watch", "watch_event", "watch_events"]
 
 # upstream: staging/src/k8s.io/apiserver/pkg/storage/etcd3/errors.go interpretWatchError, for an
 # etcd watch cancelled by compaction. (The watch cache, not modelled, answers a resourceVersion
@@ -53,7 +53,9 @@ class WatchEvent:
     object: Any
 
 
-def _translate(ev: etcd.Event) -> WatchEvent:
+def watch_event(ev: etcd.Event) -> WatchEvent:
+    """The watch.Event an etcd event (read with prev_kv) becomes."""
+    # upstream: staging/src/k8s.io/apiserver/pkg/storage/etcd3/event.go parseEvent
     if ev.type == "DELETE":
         assert ev.prev_kv is not None
         return WatchEvent("DELETED", with_rv(ev.prev_kv.value, ev.kv.mod_revision))
@@ -92,7 +94,7 @@ def watch_events(state: ApiState, request: Request) -> Response:
                 f"modRevision={ev.kv.mod_revision}, type={ev.type})"
             )
             return Response(500, Status(500, "InternalError", msg))
-    items = tuple(_translate(ev) for ev in events)
+    items = tuple(watch_event(ev) for ev in events)
     return Response(200, None, items, str(store.revision))
 
 

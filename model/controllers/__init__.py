@@ -1,0 +1,1 @@
+"""The controllers of kube-controller-manager, the scheduler and the kubelet, as components."""
