@@ -127,7 +127,10 @@ def initial_state(
 
 def _fresh(controller: Controller) -> ComponentState:
     informers = FrozenMap((r, Informer(r)) for r in controller.resources)
-    return ComponentState(True, controller.initial_memory(), informers)
+    # an optional ``start_keys``: work queued when the component starts (or restarts), before
+    # any event, reconciled once its informers have synced (a kubelet registers its Node)
+    queue = tuple(getattr(controller, "start_keys", ()))
+    return ComponentState(True, controller.initial_memory(), informers, queue)
 
 
 # --- actions -------------------------------------------------------------------------------
@@ -374,7 +377,8 @@ def _with(state: State, name: str, component: ComponentState) -> State:
 
 def _view(state: State, name: str, component: ComponentState) -> View:
     caches = FrozenMap((r, i.cache) for r, i in component.informers.items())
-    return View(name, state.api.now, caches, state.api)
+    revisions = FrozenMap((r, i.resource_version) for r, i in component.informers.items())
+    return View(name, state.api.now, caches, state.api, revisions)
 
 
 def _enqueue(queue: tuple[str, ...], keys: Iterable[str]) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from fractions import Fraction
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from kubeproof.model import quantity as quantity_module
 from kubeproof.model.errors import QuantityError
 from kubeproof.model.quantity import Quantity, parse_quantity, resource_amount

@@ -8,7 +8,9 @@ read-only ``View`` of what its informers have seen:
   handlers); ``observe(memory, delta, view)``: what the event does to memory (expectations);
 - ``reconcile(view, key, memory)``: one sync of one key, returning a ``Reconciled``: the new
   memory, the API requests to send, keys to requeue now or after a delay;
-- ``on_response(memory, sent, response, view)``: what a response (or a timeout) does to memory.
+- ``on_response(memory, sent, response, view)``: what a response (or a timeout) does to memory;
+- ``start_keys`` (optional): keys queued whenever the component starts, before any event (a
+  kubelet registers its Node, then starts its heartbeats).
 
 The cluster (model/cluster.py) owns everything else: informers, the deduplicating work queue,
 timers, the outbox of requests and their delivery to the api-server, crashes and restarts.
@@ -36,7 +38,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from kubeproof.model.apiserver.server import ApiState, Request, Response, read
-from kubeproof.model.objects import FrozenMap, Object, object_key
+from kubeproof.model.objects import EMPTY, FrozenMap, Object, object_key
 
 __all__ = ["Controller", "Delta", "Outgoing", "Reconciled", "View"]
 
@@ -90,6 +92,9 @@ class View:
     now: int
     caches: FrozenMap  # resource -> FrozenMap(key -> object)
     api: ApiState
+    # resource -> the etcd revision its informer's cache reflects (client-go's
+    # LastStoreSyncResourceVersion; read by the stale-cache guard of KEP-5647)
+    revisions: FrozenMap = EMPTY
 
     def get(self, resource: str, key: str) -> Object | None:
         """The cached object under ``key`` ("namespace/name" or "name")."""
