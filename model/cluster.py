@@ -21,7 +21,14 @@ from dataclasses import dataclass, field, replace
 
 from kubeproof.model.apiserver import etcd
 from kubeproof.model.apiserver.admission import Status
-from kubeproof.model.apiserver.server import ApiState, Request, Response, handle, tick
+from kubeproof.model.apiserver.server import (
+    ApiState,
+    Request,
+    Response,
+    authenticate,
+    handle,
+    tick,
+)
 from kubeproof.model.controllers.informer import (
     Informer,
     deliver,
@@ -462,6 +469,24 @@ def _relist(state: State, action: Relist) -> tuple[State, tuple[Entry, ...]]:
     store = state.api.store
     if stale and not (max(store.compact_revision, 1) <= action.revision <= store.revision):
         raise _not_enabled(action, f"etcd cannot serve revision {action.revision}")
+    user = state.api.users.get(state.controllers[action.component].identity)
+    refused = authenticate(state.api, Request(user.name if user else "", "list", action.resource))
+    if isinstance(refused, Status):
+        # upstream: the reflector's LIST goes through authentication and RBAC like any request
+        informer = replace(informer, denied=refused.message)
+        component = replace(component, informers=component.informers.set(action.resource, informer))
+        entry = Entry(
+            action.component,
+            "list",
+            "list",
+            action.resource,
+            "",
+            refused.code,
+            store.revision,
+            None,
+            refused.message,
+        )
+        return _with(state, action.component, component), (entry,)
     informer, deltas = relist(informer, state.api, revision=action.revision)
     component = replace(component, informers=component.informers.set(action.resource, informer))
     component = _notify(state, action.component, component, deltas)

@@ -274,3 +274,17 @@ def test_states_are_hashable_and_equal_by_content():
     b = run(start(create("a")))
     assert a == b and hash(a) == hash(b) and a is not b
     assert len({a, b}) == 1
+
+
+def test_an_informer_lists_with_its_components_identity():
+    """upstream: a reflector's LIST is authenticated and authorized like any request: a
+    component whose identity may not list pods never syncs, and says why."""
+    state = start(create("a"), controller=Labeler(identity="nobody"))
+    state, journal = transition(state, Relist("labeler", "pods"))
+    assert journal[0].code == 401
+    assert Relist("labeler", "pods") not in enabled(state)
+    kubelet = Labeler(identity="system:node:n1")
+    api = api_state(default_users(nodes=("n1",)))
+    state = initial_state((replace(kubelet, resources=("deployments",)),), api)
+    state, journal = transition(state, Relist("labeler", "deployments"))
+    assert journal[0].code == 403 and "cannot list" in journal[0].note

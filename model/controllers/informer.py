@@ -50,6 +50,7 @@ class Informer:
     synced: bool = False  # listed at least once (HasSynced)
     watching: bool = False  # a watch is open from resource_version
     expired: bool = False  # the last watch attempt got 410 Gone: only a relist helps
+    denied: str = ""  # why the api-server refused to list (403); such an informer never syncs
 
 
 def _range(resource: str) -> tuple[str, str]:
@@ -69,8 +70,9 @@ def next_event(informer: Informer, api: ApiState) -> etcd.Event | etcd.Compacted
 
 
 def needs_relist(informer: Informer) -> bool:
-    """Whether the informer must list before it can watch: never listed, or 410 Gone."""
-    return not informer.synced or informer.expired
+    """Whether the informer must list before it can watch: never listed, or 410 Gone (and
+    not refused: a reflector retries a 403 forever, which the model does not spell out)."""
+    return (not informer.synced or informer.expired) and not informer.denied
 
 
 def deliver(informer: Informer, api: ApiState) -> tuple[Informer, Delta | None]:
