@@ -91,6 +91,14 @@ class FrozenMap(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._items)
 
+    # Mapping's get and __contains__, answered by the dict directly (the scheduler calls them
+    # for every node; the mixins go through __getitem__ and an exception).
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._items.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
     def __hash__(self) -> int:
         if self._hash is None:
             self._hash = hash(frozenset(self._items.items()))
@@ -179,6 +187,8 @@ class Condition:
     reason: str = ""
     message: str = ""
     last_transition_time: int | None = None
+    # DeploymentCondition's lastUpdateTime (the progress deadline counts from it)
+    last_update_time: int | None = None
 
 
 # --- selectors -----------------------------------------------------------------------------

@@ -36,7 +36,12 @@ from kubeproof.model.objects import (
 )
 
 __all__ = [
+    "DESIRED_REPLICAS",
+    "MAX_REPLICAS",
     "POD_TEMPLATE_HASH",
+    "REVISION",
+    "REVISION_HISTORY",
+    "SKIPPED_ANNOTATIONS",
     "new_replicaset",
     "pod_from_template",
     "pod_template_hash",
@@ -45,6 +50,23 @@ __all__ = [
 ]
 
 POD_TEMPLATE_HASH = "pod-template-hash"  # upstream: apps/v1 DefaultDeploymentUniqueLabelKey
+# upstream: pkg/controller/deployment/util/deployment_util.go, the annotations the Deployment
+# controller keeps on its ReplicaSets (and the revision on the Deployment itself)
+REVISION = "deployment.kubernetes.io/revision"
+REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
+DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
+MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
+# upstream: deployment_util.go annotationsToSkip: never copied from a Deployment to its RS
+SKIPPED_ANNOTATIONS = frozenset(
+    (
+        "kubectl.kubernetes.io/last-applied-configuration",
+        REVISION,
+        REVISION_HISTORY,
+        DESIRED_REPLICAS,
+        MAX_REPLICAS,
+        "deprecated.deployment.rollback.to",
+    )
+)
 
 # upstream: staging/src/k8s.io/apimachinery/pkg/util/rand/rand.go alphanums (no vowels, no
 # confusable characters, so generated names never spell words)
@@ -84,9 +106,21 @@ def pod_template_hash(template: PodTemplateSpec, collision_count: int | None = N
     return safe_encode(str(_fnv32a(data)))
 
 
-def new_replicaset(deployment: Deployment, replicas: int | None = None) -> ReplicaSet:
-    """The ReplicaSet the Deployment controller creates for the Deployment's current template."""
-    # upstream: pkg/controller/deployment/sync.go getNewReplicaSet
+def new_replicaset(
+    deployment: Deployment,
+    replicas: int | None = None,
+    *,
+    revision: int | None = None,
+    max_surge: int | None = None,
+) -> ReplicaSet:
+    """The ReplicaSet the Deployment controller creates for the Deployment's current template.
+
+    The hash includes ``status.collision_count``. With ``revision`` the ReplicaSet carries the
+    annotations the controller sets on a new ReplicaSet: the Deployment's own (but the skipped
+    ones), the revision, and, with ``max_surge``, desired-replicas and max-replicas.
+    """
+    # upstream: pkg/controller/deployment/sync.go getNewReplicaSet, and deployment_util.go
+    # SetNewReplicaSetAnnotations (copyDeploymentAnnotationsToReplicaSet, SetReplicasAnnotations)
     spec = deployment.spec
     hash_ = pod_template_hash(spec.template, deployment.status.collision_count)
     template = dataclasses.replace(
@@ -108,13 +142,25 @@ def new_replicaset(deployment: Deployment, replicas: int | None = None) -> Repli
         controller=True,
         block_owner_deletion=True,
     )
+    count = spec.replicas if replicas is None else replicas
+    annotations = FrozenMap()
+    if revision is not None:
+        annotations = FrozenMap(
+            (k, v)
+            for k, v in deployment.metadata.annotations.items()
+            if k not in SKIPPED_ANNOTATIONS
+        ).set(REVISION, str(revision))
+        if max_surge is not None:
+            desired = 1 if spec.replicas is None else spec.replicas
+            annotations = annotations.set(DESIRED_REPLICAS, str(desired))
+            annotations = annotations.set(MAX_REPLICAS, str(desired + max_surge))
     metadata = ObjectMeta(
         name=f"{deployment.metadata.name}-{hash_}",
         namespace=deployment.metadata.namespace,
         labels=template.metadata.labels,
+        annotations=annotations,
         owner_references=(owner,),
     )
-    count = spec.replicas if replicas is None else replicas
     rs_spec = ReplicaSetSpec(selector, template, 1 if count is None else count)
     return ReplicaSet(
         metadata, dataclasses.replace(rs_spec, min_ready_seconds=spec.min_ready_seconds)

@@ -443,7 +443,11 @@ def _prepare_for_update(new: Object, old: Object, subresource: str) -> Object:
             return replace(new, spec=old.spec, metadata=meta)
         if isinstance(old, Node | Namespace):  # node/namespace statusStrategy: spec kept
             return replace(new, spec=old.spec)
-        meta = replace(  # metav1.ResetObjectMetaForStatus (deployments, replicasets, ...)
+        if isinstance(old, Deployment):  # deploymentStatusStrategy: spec and labels kept, so
+            # the controller can write the revision annotation with the status
+            meta = replace(new.metadata, labels=old.metadata.labels)
+            return replace(new, spec=old.spec, metadata=meta)
+        meta = replace(  # metav1.ResetObjectMetaForStatus (replicasets, ...)
             new.metadata,
             labels=old.metadata.labels,
             annotations=old.metadata.annotations,
