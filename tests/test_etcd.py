@@ -489,3 +489,36 @@ def test_event_type_is_put_or_delete():
     s = build(Put("a", "1"), DeleteRange("a"))
     assert {e.type for e in events_since(s, "a", start_revision=1)} == {"PUT", "DELETE"}
     assert Event("PUT", KeyValue("a", "1", 2, 2, 1)).is_create
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["/registry/pods/a/x", "/registry/pods/b/y", "/registry/nodes/n"]),
+            st.booleans(),
+        ),
+        max_size=12,
+    ),
+    st.integers(min_value=0, max_value=14),
+    st.booleans(),
+)
+def test_first_event_since_is_the_first_of_events_since(writes, start, compact_first):
+    """first_event_since (with its per-bucket index) agrees with events_since on every range."""
+    store = Store()
+    for key, is_put in writes:
+        store, _ = put(store, key, "v") if is_put else delete_range(store, key)
+    if compact_first and store.revision > 2:
+        store, _ = compact(store, store.revision - 1)
+    for key, end in [
+        ("/registry/pods/", prefix_end("/registry/pods/")),
+        ("/registry/pods/a/", prefix_end("/registry/pods/a/")),
+        ("/registry/nodes/n", None),
+        ("/registry/", prefix_end("/registry/")),
+    ]:
+        every = events_since(store, key, end, start_revision=start, prev_kv=True)
+        first = etcd.first_event_since(store, key, end, start_revision=start, prev_kv=True)
+        if isinstance(every, Compacted):
+            assert first == every
+        else:
+            assert first == (every[0] if every else None)

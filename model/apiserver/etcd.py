@@ -274,6 +274,9 @@ class Store:
     kvs: tuple[KeyValue, ...] = ()
     history_chunks: tuple[tuple[tuple[Event, ...], ...], ...] = ()
     history_tail: tuple[tuple[Event, ...], ...] = ()
+    # An index, not state: for each bucket (a key up to its third "/", "/registry/pods/"), the
+    # last revision that wrote in it, so a watch that is up to date learns so without scanning.
+    written: tuple[tuple[str, int], ...] = field(default=(), compare=False, repr=False)
     _hash: int | None = field(default=None, init=False, repr=False, compare=False)
 
     def __hash__(self) -> int:
@@ -445,7 +448,13 @@ class _Write:
         if len(tail) == _CHUNK:
             chunks, tail = (*chunks, tail), ()
         assert self.work is not None
-        return Store(self.rev, base.compact_revision, tuple(self.work), chunks, tail)
+        written = dict(base.written)
+        for _, kv in self.changes:
+            bucket = _bucket(kv.key)
+            if bucket is not None:
+                written[bucket] = self.rev
+        index = tuple(sorted(written.items()))
+        return Store(self.rev, base.compact_revision, tuple(self.work), chunks, tail, index)
 
 
 # --------------------------------------------------------------------------- reads
@@ -718,7 +727,7 @@ def _apply_compact(store: Store, revision: int) -> tuple[Store, CompactResponse 
     kept = [store.events_at(r) for r in range(start, store.revision + 1)]
     n = len(kept) - len(kept) % _CHUNK
     chunks = tuple(tuple(kept[i : i + _CHUNK]) for i in range(0, n, _CHUNK))
-    new = Store(store.revision, revision, store.kvs, chunks, tuple(kept[n:]))
+    new = Store(store.revision, revision, store.kvs, chunks, tuple(kept[n:]), store.written)
     return new, CompactResponse(store.revision)  # compaction does not change the revision
 
 
@@ -766,7 +775,22 @@ def first_event_since(
         return None
     if start_revision < store.compact_revision:
         return Compacted(store.compact_revision)
+    bucket = _bucket(key)
+    if bucket is not None and range_end is not None and range_end <= prefix_end(bucket):
+        last = next((rev for b, rev in store.written if b == bucket), 0)
+        if last < start_revision:
+            return None
     return next(_events_from(store, key, range_end, start_revision, prev_kv), None)
+
+
+def _bucket(key: str) -> str | None:
+    """The key up to and including its third "/", if it has three."""
+    end = -1
+    for _ in range(3):
+        end = key.find("/", end + 1)
+        if end < 0:
+            return None
+    return key[: end + 1]
 
 
 def _events_from(
