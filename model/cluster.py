@@ -16,7 +16,7 @@ deterministic order; ``transition(state, action)`` says what happens, with a jou
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from kubeproof.model.apiserver import etcd
@@ -53,6 +53,7 @@ __all__ = [
     "Entry",
     "Faults",
     "FireTimers",
+    "Guarded",
     "Reconcile",
     "Relist",
     "Restart",
@@ -107,19 +108,31 @@ NO_FAULTS = Faults()
 
 
 @dataclass(frozen=True, slots=True)
+class Guarded:
+    """A user's request held back until ``when(state)`` holds (e.g. "once the rollout is
+    complete"); ``request`` may be built from the api-server's state at that moment, as kubectl
+    reads the live object before it patches. ``label`` says what is waited for."""
+
+    when: Callable[[State], bool]
+    request: Request | Callable[[ApiState], Request]
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class State:
     """The whole cluster. ``controllers`` (the code of each component, by name) is carried
     along but is not part of equality: it is the same for every state of a run."""
 
     api: ApiState
     components: FrozenMap  # name -> ComponentState
-    clients: tuple[Request, ...] = ()  # the users' requests still to send, in order
+    # the users' requests still to send, in order (a Guarded one waits for its condition)
+    clients: tuple[Request | Guarded, ...] = ()
     faults_used: Faults = NO_FAULTS
     controllers: FrozenMap = field(default=EMPTY, compare=False, repr=False)
 
 
 def initial_state(
-    controllers: Iterable[Controller], api: ApiState, clients: Iterable[Request] = ()
+    controllers: Iterable[Controller], api: ApiState, clients: Iterable[Request | Guarded] = ()
 ) -> State:
     """Every component running with empty caches (it lists first), the users' requests
     waiting to be sent."""
@@ -264,6 +277,11 @@ class Entry:
 # --- what can happen -----------------------------------------------------------------------
 
 
+def _client_ready(state: State) -> bool:
+    first = state.clients[0]
+    return not isinstance(first, Guarded) or first.when(state)
+
+
 def _processes(state: State, running: bool) -> list[str]:
     seen: dict[str, None] = {}
     for name, component in state.components.items():
@@ -291,7 +309,7 @@ def enabled(state: State, faults: Faults = NO_FAULTS) -> tuple[Action, ...]:
     """Every action that can happen next, in a fixed order: users, then each component's
     informers, work, outbox and timers, then the clock, then the faults."""
     actions: list[Action] = []
-    if state.clients:
+    if state.clients and _client_ready(state):
         actions.append(ClientRequest())
     for name, component in state.components.items():
         if not component.running:
@@ -431,7 +449,13 @@ def _notify(
 def _client_request(state: State, action: ClientRequest) -> tuple[State, tuple[Entry, ...]]:
     if not state.clients:
         raise _not_enabled(action, "no user request is waiting")
+    if not _client_ready(state):
+        raise _not_enabled(action, f"the next request waits: {state.clients[0].label}")
     request, rest = state.clients[0], state.clients[1:]
+    if isinstance(request, Guarded):
+        request = (
+            request.request if isinstance(request.request, Request) else request.request(state.api)
+        )
     api, response = handle(state.api, request)
     entry = _request_entry(request.user, "request", request, response, api)
     return replace(state, api=api, clients=rest), (entry,)

@@ -1,0 +1,586 @@
+"""Scenarios: a cluster, its users' requests in order, and what the end state must show.
+
+A ``Scenario`` names the components that run (every built-in by default: the Deployment,
+ReplicaSet, garbage collector, node lifecycle, taint eviction controllers, the scheduler, and one
+kubelet per node), the api-server's initial state with its users, the client requests (a
+``Guarded`` request waits for a condition on the cluster: the image change of ``rolling-update``
+waits for the first rollout to complete), scripted node failures, and ``facts``: statements about
+the end state with their checks. Every built-in scenario starts with its kubelets registering
+their Nodes; the first user request waits until every Node is Ready.
+
+Built-ins (:data:`SCENARIOS`): ``journey`` (``kubectl create deployment nginx --image nginx
+--replicas 3`` on three nodes), ``rolling-update``, ``scale``, ``node-failure``,
+``cascading-delete``; :func:`scenario_from_manifests` builds one from a user's objects.
+
+>>> s = scenario("journey")
+>>> s.name, [c.name for c in s.controllers][:4]
+('journey', ['kubelet-node-1', 'kubelet-node-2', 'kubelet-node-3', 'deployment'])
+>>> s.facts[0].statement
+'three pods of nginx are Running and Ready, one on each node'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+
+from kubeproof.model.apiserver import etcd
+from kubeproof.model.apiserver.server import (
+    ApiState,
+    Request,
+    default_users,
+    prefix_of,
+    read,
+    with_rv,
+)
+from kubeproof.model.apiserver.server import (
+    initial_state as api_initial_state,
+)
+from kubeproof.model.cluster import Guarded, State, initial_state
+from kubeproof.model.controllers.deployment import DeploymentController
+from kubeproof.model.controllers.garbagecollector import GarbageCollector
+from kubeproof.model.controllers.nodelifecycle import NodeLifecycleController
+from kubeproof.model.controllers.protocol import Controller, Outgoing, Reconciled
+from kubeproof.model.controllers.replicaset import ReplicaSetController
+from kubeproof.model.controllers.scheduler import Scheduler
+from kubeproof.model.controllers.tainteviction import TaintEvictionController
+from kubeproof.model.errors import KubeproofError
+from kubeproof.model.kubelet import Kubelet
+from kubeproof.model.objects import (
+    Container,
+    Deployment,
+    DeploymentSpec,
+    DeploymentStrategy,
+    FrozenMap,
+    LabelSelector,
+    Namespace,
+    Node,
+    NodeStatus,
+    Object,
+    ObjectMeta,
+    Pod,
+    PodSpec,
+    PodTemplateSpec,
+    RollingUpdateDeployment,
+    Taint,
+)
+from kubeproof.model.quantity import parse_quantity
+
+__all__ = [
+    "ADMIN",
+    "SCENARIOS",
+    "Fact",
+    "Failure",
+    "Scenario",
+    "builtin_controllers",
+    "deployment_complete",
+    "kubectl_create_deployment",
+    "listed",
+    "nodes_ready",
+    "scenario",
+    "scenario_from_manifests",
+]
+
+ADMIN = "kubernetes-admin"
+Predicate = Callable[[State], bool]
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A statement the end state must make true, and its check."""
+
+    statement: str
+    holds: Predicate
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A node fails for good once ``when`` holds: its kubelet process stops and is not
+    restarted. The run then keeps the clock moving at least ``settle_seconds`` (the node
+    lifecycle controller's monitor is periodic, so nothing else would hold the run open until it
+    notices the silent node)."""
+
+    node: str
+    when: Predicate
+    settle_seconds: int = 0
+    label: str = ""
+
+    @property
+    def process(self) -> str:
+        return f"kubelet-{self.node}"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    controllers: tuple[Controller, ...]
+    api: ApiState
+    clients: tuple[Request | Guarded, ...] = ()
+    failures: tuple[Failure, ...] = ()
+    facts: tuple[Fact, ...] = ()
+
+    def initial_state(self) -> State:
+        return initial_state(self.controllers, self.api, self.clients)
+
+    def failed_facts(self, state: State) -> tuple[str, ...]:
+        """The statements of the facts that do not hold in ``state``."""
+        return tuple(f.statement for f in self.facts if not f.holds(state))
+
+
+# --- reading the cluster (for guards and facts) ----------------------------------------------
+
+
+def listed(state: State | ApiState, resource: str, namespace: str = "") -> tuple[Object, ...]:
+    """Every stored object of a resource (one namespace's when given), in key order."""
+    api = state.api if isinstance(state, State) else state
+    prefix = prefix_of(resource, namespace)
+    r = etcd.range_(api.store, prefix, etcd.prefix_end(prefix))
+    return tuple(with_rv(kv.value, kv.mod_revision) for kv in r.kvs)
+
+
+def _condition(obj: Object, kind: str) -> str | None:
+    return next((c.status for c in obj.status.conditions if c.type == kind), None)
+
+
+def nodes_ready(count: int) -> Predicate:
+    """At least ``count`` Nodes registered and Ready."""
+
+    def ready(state: State) -> bool:
+        nodes = listed(state, "nodes")
+        return sum(_condition(n, "Ready") == "True" for n in nodes) >= count
+
+    return ready
+
+
+def deployment_complete(name: str, namespace: str = "default", replicas: int | None = None):
+    """The rollout of the Deployment's current template is complete (upstream
+    deployment_util.go DeploymentComplete: every replica updated and available, no old one left,
+    the status observed the latest generation); with ``replicas``, at that size."""
+
+    def complete(state: State) -> bool:
+        d = read(state.api.store, "deployments", namespace, name)
+        if d is None:
+            return False
+        want, s = d.spec.replicas, d.status
+        return (
+            (replicas is None or want == replicas)
+            and s.observed_generation >= d.metadata.generation
+            and s.updated_replicas == want
+            and s.replicas == want
+            and s.available_replicas == want
+        )
+
+    return complete
+
+
+def _running_ready(pods: Iterable[Pod]) -> list[Pod]:
+    return [
+        p
+        for p in pods
+        if p.metadata.deletion_timestamp is None
+        and p.status.phase == "Running"
+        and _condition(p, "Ready") == "True"
+    ]
+
+
+def _app_pods(state: State, app: str, namespace: str = "default") -> list[Pod]:
+    return [p for p in listed(state, "pods", namespace) if p.metadata.labels.get("app") == app]
+
+
+# --- a stand-in for TaintNodesByCondition ---------------------------------------------------
+
+# upstream: node_lifecycle_controller.go nodeConditionToTaintKeyStatusMap (the Ready twins)
+_NO_SCHEDULE = {
+    ("Ready", "False"): "node.kubernetes.io/not-ready",
+    ("Ready", "Unknown"): "node.kubernetes.io/unreachable",
+}
+
+
+@dataclass(frozen=True)
+class NoScheduleTaintsStandIn:
+    """STAND-IN, not a built-in component: the NoSchedule half of the node lifecycle
+    controller (``doNoScheduleTaintingPass``, TaintNodesByCondition), which
+    model/controllers/nodelifecycle.py does not model yet. Without it a NotReady node keeps only
+    its NoExecute taint, which every pod tolerates for 300 s (DefaultTolerationSeconds), so the
+    scheduler keeps binding the evicted pod's replacement to the dead node (the one with the
+    fewest live pods by PodTopologySpread). Used by the ``node-failure`` scenario only.
+
+    upstream: pkg/controller/nodelifecycle/node_lifecycle_controller.go doNoScheduleTaintingPass,
+    pkg/controller/util/node/controller_utils.go SwapNodeControllerTaint."""
+
+    name: str = "noschedule-taints-stand-in"
+    identity: str = "system:kube-controller-manager"
+    process: str = "kube-controller-manager"
+    resources: tuple[str, ...] = ("nodes",)
+
+    def initial_memory(self):
+        return None
+
+    def keys(self, delta, view):
+        return (delta.key,) if delta.type != "DELETED" else ()
+
+    def observe(self, memory, delta, view):
+        return memory
+
+    def reconcile(self, view, key, memory):
+        node = view.live_get("nodes", "", key)
+        if node is None:
+            return Reconciled(memory)
+        wanted = {
+            _NO_SCHEDULE[(c.type, c.status)]
+            for c in node.status.conditions
+            if (c.type, c.status) in _NO_SCHEDULE
+        }
+        ours = set(_NO_SCHEDULE.values())
+        kept = tuple(
+            t for t in node.spec.taints if not (t.effect == "NoSchedule" and t.key in ours)
+        )
+        have = {t.key for t in node.spec.taints if t.effect == "NoSchedule" and t.key in ours}
+        if have == wanted:
+            return Reconciled(memory)
+        added = tuple(Taint(k, "NoSchedule", time_added=view.now) for k in sorted(wanted))
+        body = replace(node, spec=replace(node.spec, taints=kept + added))
+        request = Request(self.identity, "update", "nodes", "", key, body=body)
+        return Reconciled(memory, (Outgoing(request, key, "taint"),))
+
+    def on_response(self, memory, sent, response, view):
+        # a conflict: try again on a fresh read (the live GET above)
+        return Reconciled(memory, requeue=() if response.ok else (sent.key,))
+
+
+# --- building blocks -----------------------------------------------------------------------
+
+
+def builtin_controllers(nodes: Iterable[Node], seed: int = 0) -> tuple[Controller, ...]:
+    """One kubelet per node, then kube-controller-manager's controllers and the scheduler."""
+    return (
+        *(Kubelet(n) for n in nodes),
+        DeploymentController(),
+        ReplicaSetController(),
+        GarbageCollector(),
+        NodeLifecycleController(),
+        TaintEvictionController(),
+        Scheduler(seed=seed),
+    )
+
+
+def _node(name: str, cpu: str = "2", memory: str = "4Gi") -> Node:
+    capacity = FrozenMap(
+        cpu=parse_quantity(cpu), memory=parse_quantity(memory), pods=parse_quantity("110")
+    )
+    return Node(ObjectMeta(name=name), status=NodeStatus(capacity=capacity, allocatable=capacity))
+
+
+def kubectl_create_deployment(
+    name: str, image: str, replicas: int = 1, namespace: str = "default"
+) -> Deployment:
+    """The Deployment ``kubectl create deployment NAME --image IMAGE --replicas N`` sends:
+    labels app=NAME on it, its selector and its template; one container named after the image
+    (upstream: staging/src/k8s.io/kubectl/pkg/cmd/create/create_deployment.go
+    createDeployment, buildPodSpec: the container name is the image's base name)."""
+    labels = FrozenMap(app=name)
+    container = Container(image.split("/")[-1].split(":")[0].split("@")[0], image)
+    template = PodTemplateSpec(ObjectMeta(labels=labels), PodSpec(containers=(container,)))
+    return Deployment(
+        ObjectMeta(name=name, namespace=namespace, labels=labels),
+        DeploymentSpec(LabelSelector(labels), template, replicas),
+    )
+
+
+def _create(obj: Object) -> Request:
+    meta = obj.metadata
+    namespace = meta.namespace if obj.NAMESPACED else ""
+    if obj.NAMESPACED and not namespace:
+        namespace = "default"
+        obj = replace(obj, metadata=replace(meta, namespace=namespace))
+    return Request(ADMIN, "create", obj.RESOURCE, namespace, body=obj)
+
+
+def _update_deployment(name: str, change: Callable[[Deployment], Deployment], namespace="default"):
+    """kubectl reads the live Deployment and writes it back changed (a PATCH upstream; the
+    model's api-server has update, so the live resourceVersion guards it)."""
+
+    def build(api: ApiState) -> Request:
+        live = read(api.store, "deployments", namespace, name)
+        return Request(ADMIN, "update", "deployments", namespace, name, body=change(live))
+
+    return build
+
+
+def _set_spec(**changes) -> Callable[[Deployment], Deployment]:
+    return lambda d: replace(d, spec=replace(d.spec, **changes))
+
+
+def _set_image(image: str) -> Callable[[Deployment], Deployment]:
+    def change(d: Deployment) -> Deployment:
+        template = d.spec.template
+        containers = tuple(replace(c, image=image) for c in template.spec.containers)
+        template = replace(template, spec=replace(template.spec, containers=containers))
+        return replace(d, spec=replace(d.spec, template=template))
+
+    return change
+
+
+NODES = ("node-1", "node-2", "node-3")
+
+
+def _base(nodes: tuple[str, ...] = NODES, seed: int = 0):
+    objects = tuple(_node(n) for n in nodes)
+    return builtin_controllers(objects, seed), api_initial_state(default_users(nodes=nodes))
+
+
+def _after_nodes(request, nodes: int) -> Guarded:
+    return Guarded(nodes_ready(nodes), request, f"{nodes} nodes Ready")
+
+
+def _deployment_facts(app: str, replicas: int, spread: bool, image: str | None = None):
+    """The Deployment reports ``replicas`` available and exactly that many of its pods are
+    Running and Ready (on as many nodes when ``spread``), with ``image`` when given."""
+
+    def pods_ok(state: State) -> bool:
+        pods = _running_ready(_app_pods(state, app))
+        if len(pods) != replicas:
+            return False
+        if image is not None and any(c.image != image for p in pods for c in p.spec.containers):
+            return False
+        return not spread or len({p.spec.node_name for p in pods}) == replicas
+
+    def status_ok(state: State) -> bool:
+        return deployment_complete(app, replicas=replicas)(state)
+
+    where = ", one on each node" if spread else ""
+    with_image = f" with image {image}" if image else ""
+    count = {2: "two", 3: "three", 5: "five"}.get(replicas, str(replicas))
+    return (
+        Fact(f"{count} pods of {app} are Running and Ready{with_image}{where}", pods_ok),
+        Fact(f"Deployment {app} reports availableReplicas={replicas}, all updated", status_ok),
+    )
+
+
+# --- the built-in scenarios ----------------------------------------------------------------
+
+
+def journey(seed: int = 0) -> Scenario:
+    controllers, api = _base(seed=seed)
+    create = _create(kubectl_create_deployment("nginx", "nginx", 3))
+    return Scenario(
+        "journey",
+        "Three nodes join the cluster, then `kubectl create deployment nginx --image nginx "
+        "--replicas 3`: from kubectl through the api-server, etcd, the Deployment and "
+        "ReplicaSet controllers and the scheduler to the kubelets.",
+        controllers,
+        api,
+        (_after_nodes(create, 3),),
+        facts=_deployment_facts("nginx", 3, spread=True),
+    )
+
+
+def rolling_update(seed: int = 0, nodes: int = 3, replicas: int = 3) -> Scenario:
+    names = tuple(f"node-{i}" for i in range(1, nodes + 1))
+    controllers, api = _base(names, seed=seed)
+    d = kubectl_create_deployment("nginx", "nginx", replicas)
+    strategy = DeploymentStrategy("RollingUpdate", RollingUpdateDeployment(1, 0))
+    d = replace(d, spec=replace(d.spec, strategy=strategy))
+    set_image = Guarded(
+        deployment_complete("nginx"),
+        _update_deployment("nginx", _set_image("nginx:1.27")),
+        "the first rollout is complete",
+    )
+    facts = _deployment_facts("nginx", replicas, spread=replicas <= nodes, image="nginx:1.27")
+
+    def one_replicaset_left(state: State) -> bool:
+        sets = listed(state, "replicasets", "default")
+        return sorted(rs.spec.replicas for rs in sets) == [0, replicas]
+
+    def no_old_pods(state: State) -> bool:
+        return all(
+            c.image == "nginx:1.27" for p in _app_pods(state, "nginx") for c in p.spec.containers
+        )
+
+    return Scenario(
+        "rolling-update",
+        "The journey's Deployment with maxSurge 1 and maxUnavailable 0; once it is rolled "
+        "out, `kubectl set image deployment/nginx nginx=nginx:1.27`: a new ReplicaSet scales "
+        "up one pod at a time while the old one scales down.",
+        controllers,
+        api,
+        (_after_nodes(_create(d), nodes), set_image),
+        facts=(
+            *facts,
+            Fact("the old ReplicaSet is scaled to 0 and kept as history", one_replicaset_left),
+            Fact("no pod of the old template is left", no_old_pods),
+        ),
+    )
+
+
+def scale(seed: int = 0) -> Scenario:
+    controllers, api = _base(seed=seed)
+    create = _create(kubectl_create_deployment("nginx", "nginx", 3))
+    up = Guarded(
+        deployment_complete("nginx", replicas=3),
+        _update_deployment("nginx", _set_spec(replicas=5)),
+        "three replicas available",
+    )
+    down = Guarded(
+        deployment_complete("nginx", replicas=5),
+        _update_deployment("nginx", _set_spec(replicas=2)),
+        "five replicas available",
+    )
+
+    def only_two(state: State) -> bool:
+        return len(_app_pods(state, "nginx")) == 2
+
+    return Scenario(
+        "scale",
+        "The journey's Deployment scaled up to 5 replicas (`kubectl scale --replicas 5`), "
+        "then, once they are available, down to 2.",
+        controllers,
+        api,
+        (_after_nodes(create, 3), up, down),
+        facts=(
+            *_deployment_facts("nginx", 2, spread=False),
+            Fact("the three surplus pods are gone", only_two),
+        ),
+    )
+
+
+def node_failure(seed: int = 0, node: str = "node-2") -> Scenario:
+    controllers, api = _base(seed=seed)
+    controllers = (*controllers, NoScheduleTaintsStandIn())
+    create = _create(kubectl_create_deployment("nginx", "nginx", 3))
+    failure = Failure(
+        node,
+        deployment_complete("nginx"),
+        settle_seconds=120,
+        label="the rollout is complete",
+    )
+
+    def replaced(state: State) -> bool:
+        pods = _running_ready(_app_pods(state, "nginx"))
+        return len(pods) == 3 and all(p.spec.node_name != node for p in pods)
+
+    def tainted(state: State) -> bool:
+        n = read(state.api.store, "nodes", "", node)
+        return any(
+            t.key == "node.kubernetes.io/unreachable" and t.effect == "NoExecute"
+            for t in n.spec.taints
+        )
+
+    def evicted(state: State) -> bool:
+        # the kubelet is gone, so nothing finishes the graceful deletion: the pods stay
+        # Terminating on the node (upstream too, until the Node object is deleted)
+        left = [p for p in _app_pods(state, "nginx") if p.spec.node_name == node]
+        return bool(left) and all(p.metadata.deletion_timestamp is not None for p in left)
+
+    return Scenario(
+        "node-failure",
+        f"After the journey's rollout the kubelet of {node} stops for good. The node lifecycle "
+        "controller notices the silent node (no Lease renewal for 50 s), sets its conditions "
+        "Unknown and taints it node.kubernetes.io/unreachable:NoExecute; the taint eviction "
+        "controller deletes its pod once the pod's tolerationSeconds (300) are over, and the "
+        "ReplicaSet controller replaces it on another node.",
+        controllers,
+        api,
+        (_after_nodes(create, 3),),
+        failures=(failure,),
+        facts=(
+            Fact(f"{node} is tainted node.kubernetes.io/unreachable:NoExecute", tainted),
+            Fact(f"the pod on {node} was evicted and is left Terminating", evicted),
+            Fact("three pods of nginx are Running and Ready on the other nodes", replaced),
+            _deployment_facts("nginx", 3, spread=False)[1],
+        ),
+    )
+
+
+def cascading_delete(seed: int = 0) -> Scenario:
+    controllers, api = _base(seed=seed)
+    create = _create(kubectl_create_deployment("nginx", "nginx", 3))
+    delete = Guarded(
+        deployment_complete("nginx"),
+        Request(
+            ADMIN, "delete", "deployments", "default", "nginx", propagation_policy="Background"
+        ),
+        "the rollout is complete",
+    )
+
+    def gone(resource: str) -> Predicate:
+        return lambda state: not listed(state, resource, "default")
+
+    return Scenario(
+        "cascading-delete",
+        "After the journey's rollout, `kubectl delete deployment nginx --cascade=background`: "
+        "the Deployment goes at once; the garbage collector deletes its ReplicaSet, then the "
+        "ReplicaSet's pods, which the kubelets stop.",
+        controllers,
+        api,
+        (_after_nodes(create, 3), delete),
+        facts=(
+            Fact("the Deployment is gone", gone("deployments")),
+            Fact("its ReplicaSet is gone", gone("replicasets")),
+            Fact("its pods are gone", gone("pods")),
+        ),
+    )
+
+
+SCENARIOS: dict[str, Callable[..., Scenario]] = {
+    "journey": journey,
+    "rolling-update": rolling_update,
+    "scale": scale,
+    "node-failure": node_failure,
+    "cascading-delete": cascading_delete,
+}
+
+
+class UnknownScenario(KubeproofError):
+    pass
+
+
+def scenario(name: str = "journey", seed: int = 0) -> Scenario:
+    """A built-in scenario by name."""
+    build = SCENARIOS.get(name)
+    if build is None:
+        known = ", ".join(SCENARIOS)
+        raise UnknownScenario(f"unknown scenario {name!r} (known: {known})")
+    return build(seed=seed)
+
+
+# --- from a user's manifests -----------------------------------------------------------------
+
+
+def scenario_from_manifests(
+    objects: Iterable[Object], name: str = "manifests", seed: int = 0
+) -> Scenario:
+    """Nodes become kubelets that register them; every other object is created by the admin
+    once the nodes are Ready, Namespaces first, in manifest order. Facts: every Deployment
+    reports all its replicas available."""
+    objects = tuple(objects)
+    nodes = tuple(o for o in objects if isinstance(o, Node))
+    names = tuple(n.metadata.name for n in nodes)
+    rest = [o for o in objects if not isinstance(o, Node)]
+    rest.sort(key=lambda o: not isinstance(o, Namespace))  # stable: Namespaces first
+    requests: list[Request | Guarded] = [_create(o) for o in rest]
+    if requests and nodes:
+        requests[0] = _after_nodes(requests[0], len(nodes))
+    api = api_initial_state(default_users(nodes=names))
+    facts = tuple(
+        Fact(
+            f"Deployment {_ns(d)}/{d.metadata.name} reports every replica available",
+            deployment_complete(d.metadata.name, _ns(d)),
+        )
+        for d in rest
+        if isinstance(d, Deployment)
+    )
+    described = f"{len(nodes)} node(s)" if nodes else "no nodes"
+    return Scenario(
+        name,
+        f"From manifests: {described}, then {len(rest)} object(s) created by {ADMIN}.",
+        builtin_controllers(nodes, seed),
+        api,
+        tuple(requests),
+        facts=facts,
+    )
+
+
+def _ns(obj: Object) -> str:
+    return obj.metadata.namespace or "default"
