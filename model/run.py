@@ -119,7 +119,11 @@ def run(
     else:
         scenario, state, pending = None, scenario_or_state, ()
     initial = state
-    actors = [CLIENT, *state.components, SCRIPT]
+    # a process that is not itself a component (kube-controller-manager) restarts as an actor
+    processes = dict.fromkeys(
+        c.process for c in state.controllers.values() if c.process not in state.components
+    )
+    actors = [CLIENT, *state.components, *processes, SCRIPT]
     failed: set[str] = set()  # processes failed by the script: never restarted
     settle_until = 0
     last = len(actors) - 1

@@ -195,3 +195,18 @@ def test_unknown_scenario_is_a_user_error():
 
     with pytest.raises(KubeproofError, match="unknown scenario"):
         scenario("nope")
+
+
+def test_a_crashed_process_is_restarted_by_the_fair_run():
+    """A crash of kube-controller-manager (a process of several components) is followed by its
+    restart: the run is not quiescent while a process is down."""
+    from kubeproof.model.cluster import Crash, step
+    from kubeproof.model.run import run
+    from kubeproof.model.scenarios import scenario
+
+    journey = scenario("journey")
+    crashed = step(journey.initial_state(), Crash("kube-controller-manager"))
+    result = run(crashed)
+    assert result.reason == "quiescent"
+    assert all(c.running for c in result.state.components.values())
+    assert journey.failed_facts(result.state) == ()
