@@ -17,6 +17,8 @@ Built-ins (:data:`SCENARIOS`): ``journey`` (``kubectl create deployment nginx --
 ('journey', ['kubelet-node-1', 'kubelet-node-2', 'kubelet-node-3', 'deployment'])
 >>> s.facts[0].statement
 'three pods of nginx are Running and Ready, one on each node'
+>>> [k.node.spec.pod_cidr for k in s.controllers[:3]]  # so pod IPs differ across nodes
+['10.244.1.0/24', '10.244.2.0/24', '10.244.3.0/24']
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from kubeproof.model.cluster import Guarded, State, initial_state
 from kubeproof.model.controllers.deployment import DeploymentController
 from kubeproof.model.controllers.garbagecollector import GarbageCollector
 from kubeproof.model.controllers.nodelifecycle import NodeLifecycleController
-from kubeproof.model.controllers.protocol import Controller, Outgoing, Reconciled
+from kubeproof.model.controllers.protocol import Controller
 from kubeproof.model.controllers.replicaset import ReplicaSetController
 from kubeproof.model.controllers.scheduler import Scheduler
 from kubeproof.model.controllers.tainteviction import TaintEvictionController
@@ -55,6 +57,7 @@ from kubeproof.model.objects import (
     LabelSelector,
     Namespace,
     Node,
+    NodeSpec,
     NodeStatus,
     Object,
     ObjectMeta,
@@ -62,7 +65,6 @@ from kubeproof.model.objects import (
     PodSpec,
     PodTemplateSpec,
     RollingUpdateDeployment,
-    Taint,
 )
 from kubeproof.model.quantity import parse_quantity
 
@@ -188,67 +190,6 @@ def _app_pods(state: State, app: str, namespace: str = "default") -> list[Pod]:
     return [p for p in listed(state, "pods", namespace) if p.metadata.labels.get("app") == app]
 
 
-# --- a stand-in for TaintNodesByCondition ---------------------------------------------------
-
-# upstream: node_lifecycle_controller.go nodeConditionToTaintKeyStatusMap (the Ready twins)
-_NO_SCHEDULE = {
-    ("Ready", "False"): "node.kubernetes.io/not-ready",
-    ("Ready", "Unknown"): "node.kubernetes.io/unreachable",
-}
-
-
-@dataclass(frozen=True)
-class NoScheduleTaintsStandIn:
-    """STAND-IN, not a built-in component: the NoSchedule half of the node lifecycle
-    controller (``doNoScheduleTaintingPass``, TaintNodesByCondition), which
-    model/controllers/nodelifecycle.py does not model yet. Without it a NotReady node keeps only
-    its NoExecute taint, which every pod tolerates for 300 s (DefaultTolerationSeconds), so the
-    scheduler keeps binding the evicted pod's replacement to the dead node (the one with the
-    fewest live pods by PodTopologySpread). Used by the ``node-failure`` scenario only.
-
-    upstream: pkg/controller/nodelifecycle/node_lifecycle_controller.go doNoScheduleTaintingPass,
-    pkg/controller/util/node/controller_utils.go SwapNodeControllerTaint."""
-
-    name: str = "noschedule-taints-stand-in"
-    identity: str = "system:kube-controller-manager"
-    process: str = "kube-controller-manager"
-    resources: tuple[str, ...] = ("nodes",)
-
-    def initial_memory(self):
-        return None
-
-    def keys(self, delta, view):
-        return (delta.key,) if delta.type != "DELETED" else ()
-
-    def observe(self, memory, delta, view):
-        return memory
-
-    def reconcile(self, view, key, memory):
-        node = view.live_get("nodes", "", key)
-        if node is None:
-            return Reconciled(memory)
-        wanted = {
-            _NO_SCHEDULE[(c.type, c.status)]
-            for c in node.status.conditions
-            if (c.type, c.status) in _NO_SCHEDULE
-        }
-        ours = set(_NO_SCHEDULE.values())
-        kept = tuple(
-            t for t in node.spec.taints if not (t.effect == "NoSchedule" and t.key in ours)
-        )
-        have = {t.key for t in node.spec.taints if t.effect == "NoSchedule" and t.key in ours}
-        if have == wanted:
-            return Reconciled(memory)
-        added = tuple(Taint(k, "NoSchedule", time_added=view.now) for k in sorted(wanted))
-        body = replace(node, spec=replace(node.spec, taints=kept + added))
-        request = Request(self.identity, "update", "nodes", "", key, body=body)
-        return Reconciled(memory, (Outgoing(request, key, "taint"),))
-
-    def on_response(self, memory, sent, response, view):
-        # a conflict: try again on a fresh read (the live GET above)
-        return Reconciled(memory, requeue=() if response.ok else (sent.key,))
-
-
 # --- building blocks -----------------------------------------------------------------------
 
 
@@ -265,11 +206,24 @@ def builtin_controllers(nodes: Iterable[Node], seed: int = 0) -> tuple[Controlle
     )
 
 
-def _node(name: str, cpu: str = "2", memory: str = "4Gi") -> Node:
+def _node(name: str, pod_cidr: str = "", cpu: str = "2", memory: str = "4Gi") -> Node:
     capacity = FrozenMap(
         cpu=parse_quantity(cpu), memory=parse_quantity(memory), pods=parse_quantity("110")
     )
-    return Node(ObjectMeta(name=name), status=NodeStatus(capacity=capacity, allocatable=capacity))
+    return Node(
+        ObjectMeta(name=name),
+        NodeSpec(pod_cidr=pod_cidr),
+        NodeStatus(capacity=capacity, allocatable=capacity),
+    )
+
+
+def _pod_cidr(n: int) -> str:
+    """The podCIDR of the n-th node (from 1): a /24 of the cluster CIDR 10.244.0.0/16, as the
+    node IPAM controller's range allocator hands them out (upstream:
+    pkg/controller/nodeipam/ipam/range_allocator.go AllocateOrOccupyCIDR, cidrset.go
+    AllocateNext; --node-cidr-mask-size 24); 10.244.0.0/24 goes to the control-plane node of a
+    kubeadm cluster, which the model does not have."""
+    return f"10.244.{n}.0/24"
 
 
 def kubectl_create_deployment(
@@ -326,7 +280,7 @@ NODES = ("node-1", "node-2", "node-3")
 
 
 def _base(nodes: tuple[str, ...] = NODES, seed: int = 0):
-    objects = tuple(_node(n) for n in nodes)
+    objects = tuple(_node(n, _pod_cidr(i)) for i, n in enumerate(nodes, start=1))
     return builtin_controllers(objects, seed), api_initial_state(default_users(nodes=nodes))
 
 
@@ -447,7 +401,6 @@ def scale(seed: int = 0) -> Scenario:
 
 def node_failure(seed: int = 0, node: str = "node-2") -> Scenario:
     controllers, api = _base(seed=seed)
-    controllers = (*controllers, NoScheduleTaintsStandIn())
     create = _create(kubectl_create_deployment("nginx", "nginx", 3))
     failure = Failure(
         node,
@@ -462,10 +415,8 @@ def node_failure(seed: int = 0, node: str = "node-2") -> Scenario:
 
     def tainted(state: State) -> bool:
         n = read(state.api.store, "nodes", "", node)
-        return any(
-            t.key == "node.kubernetes.io/unreachable" and t.effect == "NoExecute"
-            for t in n.spec.taints
-        )
+        effects = {t.effect for t in n.spec.taints if t.key == "node.kubernetes.io/unreachable"}
+        return effects == {"NoSchedule", "NoExecute"}
 
     def evicted(state: State) -> bool:
         # the kubelet is gone, so nothing finishes the graceful deletion: the pods stay
@@ -477,7 +428,8 @@ def node_failure(seed: int = 0, node: str = "node-2") -> Scenario:
         "node-failure",
         f"After the journey's rollout the kubelet of {node} stops for good. The node lifecycle "
         "controller notices the silent node (no Lease renewal for 50 s), sets its conditions "
-        "Unknown and taints it node.kubernetes.io/unreachable:NoExecute; the taint eviction "
+        "Unknown, so taints it node.kubernetes.io/unreachable:NoSchedule (no new pods there) "
+        "and, on its next pass, unreachable:NoExecute; the taint eviction "
         "controller deletes its pod once the pod's tolerationSeconds (300) are over, and the "
         "ReplicaSet controller replaces it on another node.",
         controllers,
@@ -485,7 +437,10 @@ def node_failure(seed: int = 0, node: str = "node-2") -> Scenario:
         (_after_nodes(create, 3),),
         failures=(failure,),
         facts=(
-            Fact(f"{node} is tainted node.kubernetes.io/unreachable:NoExecute", tainted),
+            Fact(
+                f"{node} is tainted node.kubernetes.io/unreachable, NoSchedule and NoExecute",
+                tainted,
+            ),
             Fact(f"the pod on {node} was evicted and is left Terminating", evicted),
             Fact("three pods of nginx are Running and Ready on the other nodes", replaced),
             _deployment_facts("nginx", 3, spread=False)[1],

@@ -11,6 +11,8 @@ from __future__ import annotations
 import doctest
 from dataclasses import dataclass, replace
 
+import pytest
+
 from kubeproof.model.apiserver.rbac import CONTROLLER_MANAGER, authorize, kubelet_name
 from kubeproof.model.apiserver.rbac import default_users as rbac_users
 from kubeproof.model.apiserver.server import Request, Response, default_users, handle, read
@@ -19,14 +21,18 @@ from kubeproof.model.cluster import Crash, Restart, enabled, initial_state, tran
 from kubeproof.model.controllers import nodelifecycle, tainteviction
 from kubeproof.model.controllers.informer import Informer, relist
 from kubeproof.model.controllers.nodelifecycle import (
+    CONDITION_TAINTS,
     MONITOR,
     NOT_READY_TAINT,
     UNREACHABLE_TAINT,
+    UNSCHEDULABLE_TAINT,
     NLCMemory,
     NodeHealth,
     NodeLifecycleController,
     compute_zone_state,
     mark_pods_not_ready,
+    no_schedule_diff,
+    no_schedule_taints,
     node_health,
     zone_key,
 )
@@ -291,6 +297,114 @@ def test_leaving_master_disruption_restarts_every_probe():
     assert result.memory.zone_states == FrozenMap({"": "Normal"})
 
 
+# --- NoSchedule taints (TaintNodesByCondition) ---------------------------------------------
+
+HEALTHY = {"Ready": "True", "MemoryPressure": "False", "DiskPressure": "False"}
+HEALTHY |= {"PIDPressure": "False", "NetworkUnavailable": "False"}
+
+
+def with_conditions(n: Node, **statuses: str) -> Node:
+    """The node with these condition statuses (the others healthy)."""
+    wanted = HEALTHY | statuses
+    conditions = tuple(Condition(k, v, last_transition_time=0) for k, v in wanted.items())
+    return replace(n, status=replace(n.status, conditions=conditions))
+
+
+def no_schedule_pass(n: Node, now: int = 7) -> tuple[Outgoing, ...]:
+    view = view_of(cluster_api(nodes=(n,)), now)
+    return NLC.reconcile(view, "node:" + n.metadata.name, NLCMemory(armed=True)).requests
+
+
+@pytest.mark.parametrize(("kind", "status"), sorted(CONDITION_TAINTS))
+def test_each_condition_adds_its_no_schedule_taint(kind, status):
+    """doNoScheduleTaintingPass / nodeConditionToTaintKeyStatusMap: Ready False -> not-ready,
+    Ready Unknown -> unreachable, MemoryPressure, DiskPressure, PIDPressure and
+    NetworkUnavailable True -> their node.kubernetes.io key; effect NoSchedule, timeAdded now
+    (SwapNodeControllerTaint); the node's other taints kept."""
+    keep = Taint("example.com/keep", "NoSchedule")
+    n = with_conditions(node("n1", taints=(keep,)), **{kind: status})
+    (write,) = no_schedule_pass(n)
+    assert write.request.verb == "update" and write.request.subresource == ""
+    assert write.request.body.spec.taints == (
+        keep,
+        Taint(CONDITION_TAINTS[(kind, status)], "NoSchedule", time_added=7),
+    )
+    assert write.tag == ("noschedule", "n1")
+
+
+@pytest.mark.parametrize(("kind", "status"), sorted(CONDITION_TAINTS))
+def test_each_no_schedule_taint_goes_when_its_condition_does(kind, status):
+    """TaintSetDiff: a NoSchedule taint of a condition key whose condition no longer calls for
+    it is removed; a NoExecute taint of the same key (the NoExecute pass's) and foreign
+    NoSchedule taints stay."""
+    key = CONDITION_TAINTS[(kind, status)]
+    keep = (Taint("example.com/keep", "NoSchedule"), Taint(key, "NoExecute"))
+    n = with_conditions(node("n1", taints=(Taint(key, "NoSchedule"), *keep)))
+    (write,) = no_schedule_pass(n)
+    assert write.request.body.spec.taints == keep
+    # and a node in step is left alone
+    assert no_schedule_pass(with_conditions(node("n1", taints=keep))) == ()
+
+
+def test_ready_flipping_swaps_the_no_schedule_twins_in_one_write():
+    """Ready False -> Unknown: not-ready:NoSchedule removed and unreachable:NoSchedule added
+    (upstream: one SwapNodeControllerTaint)."""
+    n = with_conditions(
+        node("n1", taints=(Taint(NOT_READY_TAINT.key, "NoSchedule"),)), Ready="Unknown"
+    )
+    (write,) = no_schedule_pass(n)
+    assert write.request.body.spec.taints == (
+        Taint(UNREACHABLE_TAINT.key, "NoSchedule", time_added=7),
+    )
+
+
+def test_an_unschedulable_node_is_tainted_unschedulable_and_untainted_when_not():
+    """doNoScheduleTaintingPass: spec.unschedulable -> node.kubernetes.io/unschedulable:
+    NoSchedule added; once it is cleared the taint is removed."""
+    cordoned = with_conditions(node("n1"))
+    cordoned = replace(cordoned, spec=replace(cordoned.spec, unschedulable=True))
+    (write,) = no_schedule_pass(cordoned)
+    assert write.request.body.spec.taints == (replace(UNSCHEDULABLE_TAINT, time_added=7),)
+    assert no_schedule_pass(write.request.body) == ()  # in step
+    uncordoned = with_conditions(node("n1", taints=(UNSCHEDULABLE_TAINT,)))
+    (write,) = no_schedule_pass(uncordoned)
+    assert write.request.body.spec.taints == ()
+
+
+def test_conditions_and_unschedulable_together():
+    """The wanted set is every mapped condition, in condition order, then unschedulable."""
+    n = with_conditions(node("n1"), Ready="False", DiskPressure="True", PIDPressure="True")
+    n = replace(n, spec=replace(n.spec, unschedulable=True))
+    assert [t.key for t in no_schedule_taints(n)] == [
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/disk-pressure",
+        "node.kubernetes.io/pid-pressure",
+        UNSCHEDULABLE_TAINT.key,
+    ]
+    add, remove = no_schedule_diff(n)
+    assert len(add) == 4 and remove == ()
+
+
+def test_node_adds_and_updates_queue_the_no_schedule_pass():
+    """The node informer's AddFunc and UpdateFunc queue the node (nodeUpdateQueue); a delete
+    does not; a node gone from the cache is ignored (lister NotFound)."""
+    n = node("n1", ready="False")
+    view = view_of(cluster_api(), 0)
+    assert NLC.keys(Delta("nodes", "ADDED", n), view) == ("node:n1",)
+    assert NLC.keys(Delta("nodes", "MODIFIED", n, n), view) == ("node:n1",)
+    assert NLC.keys(Delta("nodes", "DELETED", n, n), view) == ()
+    assert NLC.reconcile(view, "node:n1", NLCMemory(armed=True)).requests == ()
+
+
+def test_a_conflicting_no_schedule_write_is_retried_other_errors_are_not():
+    """AddOrUpdateTaintOnNode retries a conflict (RetryOnConflict); other errors are logged
+    only (doNodeProcessingPassWorker: "TODO(k82cn): Add nodeName back to the queue")."""
+    sent = Outgoing(Request(CONTROLLER_MANAGER, "update", "nodes"), "n1", ("noschedule", "n1"))
+    view = view_of(cluster_api(), 0)
+    assert NLC.on_response(NLCMemory(), sent, Response(409), view).requeue == ("node:n1",)
+    assert NLC.on_response(NLCMemory(), sent, Response(500), view).requeue == ()
+
+
 # --- pods ----------------------------------------------------------------------------------
 
 
@@ -521,12 +635,18 @@ class StandInKubelet:
         return Reconciled(memory)
 
 
+def taint_on(n: Node, key: str, effect: str) -> Taint | None:
+    return next((t for t in n.spec.taints if t.key == key and t.effect == effect), None)
+
+
 def test_a_silent_node_is_tainted_and_its_pods_evicted_after_their_toleration():
     """The whole path: node-1's kubelet stops (a node failure) after renewing its Lease; once
     the grace period passes without a renewal the node is set Unknown and its pods not ready,
     on the next pass it is tainted unreachable:NoExecute, and the pod with the default 300 s
     toleration is deleted 300 s after the taint while the one tolerating it forever stays.
-    node-2 stays healthy, so its zone is not fully disrupted."""
+    The status write that sets Unknown is a node update, so doNoScheduleTaintingPass taints
+    the node unreachable:NoSchedule as soon as the controller sees it, before the NoExecute
+    taint. node-2 stays healthy, so its zone is not fully disrupted."""
     api = cluster_api(
         nodes=(node("node-1"), node("node-2")),
         pods=(pod("default-toleration", "node-1"), pod("forever", "node-1", (FOREVER,))),
@@ -534,7 +654,7 @@ def test_a_silent_node_is_tainted_and_its_pods_evicted_after_their_toleration():
     kubelets = (StandInKubelet.on("node-1"), StandInKubelet.on("node-2"))
     state = initial_state((NLC, TE, *kubelets), api)
     crashed_at = None
-    taint_added = evicted_at = unknown_at = not_ready_at = None
+    taint_added = no_schedule = evicted_at = unknown_at = not_ready_at = None
     for _ in range(20_000):
         now = state.api.now
         if crashed_at is None and now >= 25:
@@ -547,8 +667,8 @@ def test_a_silent_node_is_tainted_and_its_pods_evicted_after_their_toleration():
         ready = next(c for c in n1.status.conditions if c.type == "Ready")
         if unknown_at is None and ready.status == "Unknown":
             unknown_at = state.api.now
-        if taint_added is None and any(t.key == UNREACHABLE_TAINT.key for t in n1.spec.taints):
-            taint_added = next(t for t in n1.spec.taints if t.key == UNREACHABLE_TAINT.key)
+        taint_added = taint_added or taint_on(n1, UNREACHABLE_TAINT.key, "NoExecute")
+        no_schedule = no_schedule or taint_on(n1, UNREACHABLE_TAINT.key, "NoSchedule")
         p = read(store, "pods", "default", "default-toleration")
         if not_ready_at is None and p.status.conditions[0].status == "False":
             not_ready_at = state.api.now
@@ -564,6 +684,8 @@ def test_a_silent_node_is_tainted_and_its_pods_evicted_after_their_toleration():
     assert not_ready_at == unknown_at
     # tainted on the following pass, from the Ready condition observed then
     assert taint_added.effect == "NoExecute" and taint_added.time_added == unknown_at + 5
+    # the NoSchedule twin came first, within the pass interval of the Unknown write
+    assert unknown_at <= no_schedule.time_added < taint_added.time_added
     assert evicted_at == taint_added.time_added + 300
     forever = read(state.api.store, "pods", "default", "forever")
     assert forever.metadata.deletion_timestamp is None

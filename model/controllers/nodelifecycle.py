@@ -1,4 +1,5 @@
-"""The node lifecycle controller: notices silent nodes and taints not-ready ones NoExecute.
+"""The node lifecycle controller: notices silent nodes, taints not-ready ones NoExecute, and
+keeps each node's NoSchedule taints in step with its conditions.
 
 Every ``node_monitor_period`` (5 s) it checks each node (``monitorNodeHealth``): a node whose
 Lease renewal or Ready condition it has not *itself observed* changing within
@@ -11,16 +12,25 @@ per zone (0.1 node/s; none in a partly disrupted zone of at most 50 nodes, 0.01/
 one) and stops when every zone is fully disrupted ("master disruption mode", which also removes
 the taints). Evicting the pods is the taint eviction controller's work (tainteviction.py).
 
+TaintNodesByCondition (``doNoScheduleTaintingPass``): on every add or update of a node its
+conditions map to NoSchedule taints (:data:`CONDITION_TAINTS`: Ready False -> not-ready, Unknown
+-> unreachable; MemoryPressure, DiskPressure, PIDPressure, NetworkUnavailable True -> the matching
+``node.kubernetes.io/*`` key), plus ``node.kubernetes.io/unschedulable`` when
+``spec.unschedulable``; the ones missing are added (with timeAdded) and those of these keys no
+longer wanted are removed, in one write. Other NoSchedule taints are left alone.
+
 Simplifications. The model's conditions have no lastHeartbeatTime: a change of the Ready
 condition that the controller did not write itself stands in for a new heartbeat (the Lease's
 renewTime is the main signal, as upstream). The tainting pass runs at the end of each monitor
 pass rather than every 100 ms, and a token bucket of burst 1 is one taint per 1/rate seconds.
-A write that fails is retried on the next pass rather than at once. The NoSchedule taints
-(TaintNodesByCondition) and node label reconciliation are not modelled.
+A write that fails is retried on the next pass rather than at once. A NoSchedule write is one
+update of the live node (upstream: an add patch, then a remove patch, each retried on conflict);
+on a conflict the node is queued again. Node label reconciliation is not modelled.
 
 upstream: pkg/controller/nodelifecycle/node_lifecycle_controller.go (monitorNodeHealth,
 tryUpdateNodeHealth, processTaintBaseEviction, markNodeForTainting, markNodeAsReachable,
-doNoExecuteTaintingPass, handleDisruption, ComputeZoneState, processPod),
+doNoExecuteTaintingPass, handleDisruption, ComputeZoneState, processPod,
+doNodeProcessingPassWorker, doNoScheduleTaintingPass),
 pkg/controller/util/node/controller_utils.go (MarkPodsNotReady, SwapNodeControllerTaint),
 pkg/controller/nodelifecycle/scheduler/rate_limited_queue.go (UniqueQueue).
 
@@ -34,6 +44,9 @@ pkg/controller/nodelifecycle/scheduler/rate_limited_queue.go (UniqueQueue).
 >>> health, observed, current, update = node_health(nlc, 51, node, health, None)
 >>> current.status, current.reason, [c.type for c in update.status.conditions]
 ('Unknown', 'NodeStatusUnknown', ['Ready', 'MemoryPressure', 'DiskPressure', 'PIDPressure'])
+>>> add, remove = no_schedule_diff(update)
+>>> [t.key for t in add], remove
+(['node.kubernetes.io/unreachable'], ())
 """
 
 from __future__ import annotations
@@ -46,14 +59,18 @@ from kubeproof.model.controllers.protocol import Delta, Outgoing, Reconciled, Vi
 from kubeproof.model.objects import EMPTY, Condition, FrozenMap, Lease, Node, Pod, Taint
 
 __all__ = [
+    "CONDITION_TAINTS",
     "MONITOR",
     "NOT_READY_TAINT",
     "UNREACHABLE_TAINT",
+    "UNSCHEDULABLE_TAINT",
     "NLCMemory",
     "NodeHealth",
     "NodeLifecycleController",
     "compute_zone_state",
     "mark_pods_not_ready",
+    "no_schedule_diff",
+    "no_schedule_taints",
     "node_health",
     "zone_key",
 ]
@@ -62,6 +79,22 @@ MONITOR = "monitor"
 # upstream: node_lifecycle_controller.go UnreachableTaintTemplate, NotReadyTaintTemplate
 UNREACHABLE_TAINT = Taint("node.kubernetes.io/unreachable", "NoExecute")
 NOT_READY_TAINT = Taint("node.kubernetes.io/not-ready", "NoExecute")
+# upstream: node_lifecycle_controller.go nodeConditionToTaintKeyStatusMap: (condition type,
+# status) -> the key of the NoSchedule taint (keys from k8s.io/api/core/v1 well_known_taints.go)
+CONDITION_TAINTS = FrozenMap(
+    {
+        ("Ready", "False"): "node.kubernetes.io/not-ready",
+        ("Ready", "Unknown"): "node.kubernetes.io/unreachable",
+        ("MemoryPressure", "True"): "node.kubernetes.io/memory-pressure",
+        ("DiskPressure", "True"): "node.kubernetes.io/disk-pressure",
+        ("NetworkUnavailable", "True"): "node.kubernetes.io/network-unavailable",
+        ("PIDPressure", "True"): "node.kubernetes.io/pid-pressure",
+    }
+)
+# upstream: v1.TaintNodeUnschedulable, for spec.unschedulable
+UNSCHEDULABLE_TAINT = Taint("node.kubernetes.io/unschedulable", "NoSchedule")
+# the keys the NoSchedule pass owns (upstream: taintKeyToNodeConditionMap, and unschedulable)
+_NO_SCHEDULE_KEYS = frozenset((*CONDITION_TAINTS.values(), UNSCHEDULABLE_TAINT.key))
 # upstream: the conditions set to Unknown (NodeNetworkUnavailable is the cloud's)
 UNKNOWN_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
 EXCLUDE_DISRUPTION = "node.kubernetes.io/exclude-disruption"
@@ -115,6 +148,32 @@ def zone_key(node: Node) -> str:
 def _has(node: Node, taint: Taint) -> bool:
     # upstream: taints.TaintExists matches key and effect
     return any(t.key == taint.key and t.effect == taint.effect for t in node.spec.taints)
+
+
+def no_schedule_taints(node: Node) -> tuple[Taint, ...]:
+    """The NoSchedule taints a node's conditions and ``spec.unschedulable`` call for, in
+    condition order (upstream: doNoScheduleTaintingPass, "Map node's condition to Taints")."""
+    taints = [
+        Taint(CONDITION_TAINTS[(c.type, c.status)], "NoSchedule")
+        for c in node.status.conditions
+        if (c.type, c.status) in CONDITION_TAINTS
+    ]
+    if node.spec.unschedulable:
+        taints.append(UNSCHEDULABLE_TAINT)
+    return tuple(taints)
+
+
+def no_schedule_diff(node: Node) -> tuple[tuple[Taint, ...], tuple[Taint, ...]]:
+    """(taints to add, taints to remove): upstream TaintSetDiff of the wanted taints against
+    the node's NoSchedule taints of the keys this pass owns (TaintSetFilter), matched on key and
+    effect."""
+    wanted = no_schedule_taints(node)
+    have = tuple(
+        t for t in node.spec.taints if t.effect == "NoSchedule" and t.key in _NO_SCHEDULE_KEYS
+    )
+    add = tuple(t for t in wanted if not _has(node, t))
+    remove = tuple(t for t in have if not any(_same(t, w) for w in wanted))
+    return add, remove
 
 
 def node_health(
@@ -227,14 +286,16 @@ def mark_pods_not_ready(now: int, pods: tuple[Pod, ...], node_name: str) -> tupl
     return tuple(requests)
 
 
-def _set_taints(view: View, name: str, add: Taint | None, remove: tuple[Taint, ...], tag):
-    """SwapNodeControllerTaint / RemoveTaintOffNode on the live node: the write, if any."""
+def _set_taints(view: View, name: str, add: tuple[Taint, ...], remove: tuple[Taint, ...], tag):
+    """SwapNodeControllerTaint / RemoveTaintOffNode on the live node: the write, if any (the
+    taints added get timeAdded now, upstream SwapNodeControllerTaint)."""
     node = view.live_get("nodes", "", name)
     if node is None:
         return ()
     taints = tuple(t for t in node.spec.taints if not any(_same(t, r) for r in remove))
-    if add is not None and not _has(node, add):
-        taints = (*taints, replace(add, time_added=view.now))
+    for taint in add:
+        if not _has(node, taint):
+            taints = (*taints, replace(taint, time_added=view.now))
     if taints == node.spec.taints:
         return ()
     body = replace(node, spec=replace(node.spec, taints=taints))
@@ -274,8 +335,11 @@ class NodeLifecycleController:
         return NLCMemory()
 
     def keys(self, delta: Delta, view: View) -> tuple[str, ...]:
-        if delta.resource == "nodes" and delta.type == "ADDED":
-            return ("node:" + delta.key,)  # the first one starts the monitor loop
+        if delta.resource == "nodes" and delta.type != "DELETED":
+            # upstream: the node informer's AddFunc and UpdateFunc queue the node for
+            # doNodeProcessingPassWorker (nodeUpdateQueue); the first one also starts the
+            # monitor loop should it not have started
+            return ("node:" + delta.key,)
         if delta.resource == "pods" and delta.type != "DELETED":
             # upstream: podUpdated: a pod newly assigned to a node
             pod, old = delta.object, delta.old
@@ -290,13 +354,25 @@ class NodeLifecycleController:
         if key == MONITOR:
             return self._monitor(view, memory)
         if key.startswith("node:"):
+            requests = self._no_schedule_pass(view, key.removeprefix("node:"))
             if memory.armed:
-                return Reconciled(memory)
+                return Reconciled(memory, requests)
             # upstream: Run starts wait.Until(monitorNodeHealth), which runs at once
-            return Reconciled(replace(memory, armed=True), every=((MONITOR, 0),))
+            return Reconciled(replace(memory, armed=True), requests, every=((MONITOR, 0),))
         if key.startswith("pod:"):
             return self._process_pod(view, key.removeprefix("pod:"), memory)
         return Reconciled(memory)
+
+    def _no_schedule_pass(self, view: View, name: str) -> tuple[Outgoing, ...]:
+        # upstream: doNoScheduleTaintingPass: the cached node (gone: nothing to do), the diff
+        # of its NoSchedule taints, then SwapNodeControllerTaint
+        node = view.get("nodes", name)
+        if node is None:
+            return ()
+        add, remove = no_schedule_diff(node)
+        if not add and not remove:
+            return ()
+        return _set_taints(view, name, add, remove, ("noschedule", name))
 
     def _process_pod(self, view: View, key: str, memory: NLCMemory) -> Reconciled:
         # upstream: processPod: a pod assigned to a node that is not Ready is marked not ready
@@ -383,13 +459,13 @@ class NodeLifecycleController:
         if observed.status == "False":
             if _has(node, UNREACHABLE_TAINT):  # swapped at once, not rate limited
                 return memory, _set_taints(
-                    view, name, NOT_READY_TAINT, (UNREACHABLE_TAINT,), ("swap", name)
+                    view, name, (NOT_READY_TAINT,), (UNREACHABLE_TAINT,), ("swap", name)
                 )
             return self._mark_for_tainting(memory, node, NOT_READY_TAINT), ()
         if observed.status == "Unknown":
             if _has(node, NOT_READY_TAINT):
                 return memory, _set_taints(
-                    view, name, UNREACHABLE_TAINT, (NOT_READY_TAINT,), ("swap", name)
+                    view, name, (UNREACHABLE_TAINT,), (NOT_READY_TAINT,), ("swap", name)
                 )
             return self._mark_for_tainting(memory, node, UNREACHABLE_TAINT), ()
         return self._mark_reachable(view, memory, node)
@@ -422,7 +498,7 @@ class NodeLifecycleController:
         if not (_has(node, UNREACHABLE_TAINT) or _has(node, NOT_READY_TAINT)):
             return memory, ()  # RemoveTaintOffNode checks the cached node first
         taints = (UNREACHABLE_TAINT, NOT_READY_TAINT)
-        return memory, _set_taints(view, name, None, taints, ("untaint", name))
+        return memory, _set_taints(view, name, (), taints, ("untaint", name))
 
     def _handle_disruption(self, view: View, memory: NLCMemory, zones: dict, nodes):
         # upstream: handleDisruption
@@ -477,7 +553,7 @@ class NodeLifecycleController:
                     if ready.status == "False"
                     else (UNREACHABLE_TAINT, NOT_READY_TAINT)
                 )
-                requests += _set_taints(view, name, add, (opposite,), ("taint", zone, name))
+                requests += _set_taints(view, name, (add,), (opposite,), ("taint", zone, name))
         return memory, tuple(requests)
 
     def on_response(
@@ -486,6 +562,11 @@ class NodeLifecycleController:
         tag = sent.tag
         if response.ok or response.code == 404 or not isinstance(tag, tuple):
             return Reconciled(memory)
+        if tag[0] == "noschedule":
+            # upstream: AddOrUpdateTaintOnNode / RemoveTaintOffNode retry a conflict on a fresh
+            # read (RetryOnConflict); any other error is only logged ("TODO(k82cn): Add
+            # nodeName back to the queue"), the next update of the node queues it again
+            return Reconciled(memory, requeue=("node:" + tag[1],) if response.code == 409 else ())
         if tag[0] == "taint":
             # the item stays queued (Try re-adds it on failure)
             _, zone, name = tag
