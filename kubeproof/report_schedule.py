@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from kubeproof.model.objects import object_key
 from kubeproof.model.scheduler.cycle import Decision, NodeEvaluation
 
-__all__ = ["decision_json", "decision_lines", "decisions_json"]
+__all__ = ["decision_json", "decision_lines", "decisions_json", "group_label"]
 
 
 def _node_json(node: NodeEvaluation) -> dict:
@@ -52,10 +52,10 @@ def decisions_json(decisions: Iterable[Decision]) -> str:
     return json.dumps({"decisions": [decision_json(d) for d in decisions]}, indent=2)
 
 
-def _node_line(node: NodeEvaluation, width: int) -> str:
+def _node_line(node: NodeEvaluation, label: str, width: int) -> str:
     failure = node.first_failure
     verdict = "feasible" if failure is None else failure.code
-    line = f"  {node.name:<{width}}  {verdict:<28}"
+    line = f"  {label:<{width}}  {verdict:<28}"
     if node.scores:
         parts = " ".join(f"{p}={s.raw}/{s.normalized}/{s.weighted}" for p, s in node.scores)
         line += f" total={node.total:<5} {parts}"
@@ -65,12 +65,45 @@ def _node_line(node: NodeEvaluation, width: int) -> str:
     return line
 
 
+def _groups(nodes: tuple[NodeEvaluation, ...]) -> list[list[NodeEvaluation]]:
+    """The nodes grouped by equal evaluation (filter statuses and scores), in node order."""
+    # The cycle shares one filters tuple and one scores tuple between equivalent nodes, so
+    # grouping by identity first leaves few groups to compare by value.
+    by_identity: dict[tuple[int, int], list[int]] = {}
+    for index, node in enumerate(nodes):
+        by_identity.setdefault((id(node.filters), id(node.scores)), []).append(index)
+    by_value: dict[tuple, list[int]] = {}
+    for indices in by_identity.values():
+        first = nodes[indices[0]]
+        by_value.setdefault((first.filters, first.scores), []).extend(indices)
+    groups = sorted(by_value.values(), key=lambda indices: indices[0])
+    return [[nodes[i] for i in sorted(indices)] for indices in groups]
+
+
+def group_label(names: list[str], selected: str | None = None, shown: int = 3) -> str:
+    """Names of a group of nodes, the selected one first, the rest counted past ``shown``.
+
+    >>> group_label(["a", "b", "c", "d", "e"], selected="d")
+    'd, a, b and 2 more'
+    >>> group_label(["a", "b"]), group_label(["a"])
+    ('a and b', 'a')
+    """
+    if selected in names:
+        names = [selected] + [n for n in names if n != selected]
+    if len(names) <= shown:
+        return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    return f"{', '.join(names[:shown])} and {len(names) - shown} more"
+
+
 def decision_lines(decision: Decision) -> Iterator[str]:
-    """The text form of one decision: the verdict, then one line per node with its filter
-    verdict, its total and each score as raw/normalized/weighted, then the reason of every
-    filter that failed."""
+    """The text form of one decision: the verdict, then one line per group of nodes with the
+    same evaluation (one node, or a few named and the rest counted: ``--format json`` lists
+    every node) with its filter verdict, its total and each score as raw/normalized/weighted,
+    then the reason of every filter that failed."""
     target = decision.selected or "unschedulable"
     yield f"{object_key(decision.pod)} -> {target}: {decision.message}"
-    width = max((len(node.name) for node in decision.nodes), default=0)
-    for node in decision.nodes:
-        yield _node_line(node, width)
+    groups = _groups(decision.nodes)
+    labels = [group_label([n.name for n in group], decision.selected) for group in groups]
+    width = max((len(label) for label in labels), default=0)
+    for group, label in zip(groups, labels, strict=True):
+        yield _node_line(group[0], label, width)

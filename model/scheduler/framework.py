@@ -14,6 +14,16 @@ over ``kubeproof.model.logic``, so it runs on concrete objects and on z3 terms:
 - ``score(state, pod, node_info)`` is the raw score, a logic value (int or z3 Int), and
   ``normalize(state, pod, scores)`` maps the feasible nodes' raw scores to [0, 100].
 
+Optionally, for the simulator's speed (``cycle.schedule_one`` groups nodes the plugin cannot
+tell apart, and runs it once per group; a plugin without these methods runs on every node):
+
+- ``node_signature_key(state, pod)`` says, once per pod, what the plugin reads of a node for
+  this pod and state (e.g. the label keys its selectors name), as a hashable; ``None`` when it
+  cannot say (e.g. a symbolic pod): then every node is evaluated.
+- ``node_signature(key, node_info)`` is everything ``filter`` and ``score`` read of the node,
+  as a hashable, computed from the key and the node alone. The contract: two nodes with equal
+  signatures get equal filter Statuses and equal raw scores for that pod and state.
+
 What may be symbolic: strings (names, label keys and values, taint and toleration fields) and
 integers (resource amounts, counts, ports). What is always concrete: the shape (how many
 containers, taints, terms, expressions; selector operators) and the plugin's arguments. A
@@ -31,7 +41,7 @@ pkg/scheduler/framework/types.go (NodeInfo).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -51,6 +61,7 @@ __all__ = [
     "Snapshot",
     "Status",
     "default_normalize_score",
+    "label_signature",
 ]
 
 MAX_NODE_SCORE = 100  # upstream: pkg/scheduler/framework/interface.go MaxNodeScore
@@ -87,9 +98,17 @@ class PreResult:
     node_names: frozenset[str] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class NodeInfo:
-    """A node and the pods on it (bound or assumed), as the scheduler's cache holds them."""
+    """A node and the pods on it (bound or assumed), as the scheduler's cache holds them.
+
+    ``memo(fn, *args)`` is ``fn(self, *args)``, computed once per NodeInfo: the aggregates the
+    plugins read (requested resources, host ports in use...) are not recomputed for every pod.
+    It cannot go stale: a NodeInfo never changes (its node and pods are frozen values), and a
+    changed node is a new NodeInfo (``dataclasses.replace``, as ``cycle.assume`` does) with an
+    empty memo. The memo lives in the instance ``__dict__`` (hence no ``slots``), outside the
+    dataclass fields: equality, hashing, ``repr`` and ``replace`` ignore it.
+    """
 
     node: Node
     pods: tuple[Pod, ...] = ()
@@ -98,8 +117,21 @@ class NodeInfo:
     def name(self) -> str:
         return self.node.metadata.name
 
+    def memo(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(self, *args)``, remembered for this NodeInfo; ``fn`` must read only the
+        NodeInfo and the (hashable, concrete) ``args``."""
+        key = (fn, args)
+        try:
+            return self._memo[key]  # type: ignore[attr-defined]
+        except (AttributeError, KeyError):
+            pass
+        # frozen: write the instance __dict__ directly, past the guard (see above)
+        cache = self.__dict__.setdefault("_memo", {})
+        value = cache[key] = fn(self, *args)
+        return value
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True)
 class Snapshot:
     """The scheduler's view for one scheduling cycle: every node with its pods, the
     namespaces (for inter-pod affinity's namespaceSelector), and the Services,
@@ -111,8 +143,16 @@ class Snapshot:
     workloads: tuple[Any, ...] = ()
 
     def node(self, name: str) -> NodeInfo | None:
-        """The NodeInfo of the node named ``name``, if any."""
-        return next((info for info in self.nodes if info.name == name), None)
+        """The NodeInfo of the node named ``name``, if any (the first, for a repeated name)."""
+        # An index built on first use and kept in the instance __dict__ (not a field): the
+        # snapshot is immutable, so the index cannot go stale.
+        index = self.__dict__.get("_by_name")
+        if index is None:
+            index = {}
+            for info in self.nodes:
+                index.setdefault(info.name, info)
+            object.__setattr__(self, "_by_name", index)
+        return index.get(name)
 
 
 @runtime_checkable
@@ -153,10 +193,25 @@ class ScorePlugin(Protocol):
     def normalize(self, state: Any, pod: Pod, scores: Sequence[Any]) -> tuple[Any, ...]: ...
 
 
+_ABSENT = object()
+
+
+def label_signature(labels: Mapping[str, Any], keys: Sequence[str]) -> tuple[Any, ...]:
+    """The labels' values at ``keys`` (a marker where a key is absent), for node signatures."""
+    return tuple(labels.get(key, _ABSENT) for key in keys)
+
+
 def default_normalize_score(scores: Sequence[Any], reverse: bool = False) -> tuple[Any, ...]:
     """Scale raw scores to [0, 100] by the largest (upstream DefaultNormalizeScore): all stay as
     they are (or become 100 when ``reverse``) if the largest is 0; ``reverse`` flips the scale."""
     # upstream: pkg/scheduler/framework/plugins/helper/normalize_score.go DefaultNormalizeScore
+    if all(type(s) is int and s >= 0 for s in scores):  # concrete: floor is Go's truncation
+        top = max(scores, default=0)
+        if top == 0:
+            return tuple(MAX_NODE_SCORE if reverse else s for s in scores)
+        if reverse:
+            return tuple(MAX_NODE_SCORE - MAX_NODE_SCORE * s // top for s in scores)
+        return tuple(MAX_NODE_SCORE * s // top for s in scores)
     top = max_of(scores, default=0)
     if not is_symbolic(top) and top == 0:
         return tuple(MAX_NODE_SCORE if reverse else s for s in scores)

@@ -41,6 +41,7 @@ __all__ = [
     "EPHEMERAL_STORAGE",
     "MEMORY",
     "PODS",
+    "allocatable_of",
     "allowed_pod_number",
     "amount",
     "is_extended_resource_name",
@@ -48,6 +49,7 @@ __all__ = [
     "node_allocatable",
     "node_requested",
     "pod_requests",
+    "requested_of",
 ]
 
 CPU, MEMORY, EPHEMERAL_STORAGE, PODS = "cpu", "memory", "ephemeral-storage", "pods"
@@ -172,6 +174,24 @@ def node_allocatable(node: Node) -> FrozenMap:
     """``status.allocatable`` as amounts (a missing resource is absent, i.e. 0)."""
     # upstream: pkg/scheduler/framework/types.go NewResource / Resource.Add
     return FrozenMap((n, amount(n, q)) for n, q in node.status.allocatable.items())
+
+
+def allocatable_of(node_info: Any) -> FrozenMap:
+    """``node_allocatable`` of the NodeInfo's node, computed once per NodeInfo."""
+    return node_info.memo(_allocatable_of)
+
+
+def _allocatable_of(node_info: Any) -> FrozenMap:
+    return node_allocatable(node_info.node)
+
+
+def requested_of(node_info: Any, *, non_zero: bool = False) -> FrozenMap:
+    """``node_requested`` of the NodeInfo's pods, computed once per NodeInfo (and flag)."""
+    return node_info.memo(_requested_of, non_zero)
+
+
+def _requested_of(node_info: Any, non_zero: bool) -> FrozenMap:
+    return node_requested(node_info.pods, non_zero=non_zero)
 
 
 def allowed_pod_number(node: Node) -> Any:

@@ -30,7 +30,7 @@ from kubeproof.model.objects import (
     Pod,
     ReplicaSet,
 )
-from kubeproof.model.scheduler.cycle import Decision, assume, schedule_one
+from kubeproof.model.scheduler.cycle import Decision, EquivalenceCache, assume, schedule_one
 from kubeproof.model.scheduler.framework import NodeInfo, Snapshot
 from kubeproof.model.scheduler.profile import DEFAULT_SCHEDULER, Profile
 from kubeproof.model.workloads import new_replicaset, pods_for_replicaset
@@ -113,6 +113,7 @@ def schedule_all(
     *,
     seed: int = 0,
     score_all: bool = False,
+    equivalence: bool = True,
 ) -> Iterator[Decision]:
     """One decision per pending pod, in queue order; each placement is assumed before the next.
 
@@ -120,7 +121,9 @@ def schedule_all(
     when it has none).
 
     A pod with scheduling gates is not attempted: the queue's PreEnqueue keeps it waiting.
+    ``equivalence`` as in ``schedule_one``; one cache serves the whole run.
     """
+    cache = EquivalenceCache()
     profiles = (profiles,) if isinstance(profiles, Profile) else tuple(profiles)
     by_name = {p.scheduler_name: p for p in profiles}
     snapshot = cluster.snapshot
@@ -131,7 +134,15 @@ def schedule_all(
             # condition's message while gated
             yield Decision(pod, None, "Scheduling is blocked due to non-empty scheduling gates", ())
             continue
-        decision = schedule_one(profile, pod, snapshot, seed=seed, score_all=score_all)
+        decision = schedule_one(
+            profile,
+            pod,
+            snapshot,
+            seed=seed,
+            score_all=score_all,
+            equivalence=equivalence,
+            cache=cache,
+        )
         if decision.selected is not None:
             snapshot = assume(snapshot, pod, decision.selected)
         yield decision

@@ -48,7 +48,11 @@ from kubeproof.model.scheduler.framework import (
     Snapshot,
     Status,
 )
-from kubeproof.model.scheduler.plugins.node_resources_fit import parse_resources, score_inputs
+from kubeproof.model.scheduler.plugins.node_resources_fit import (
+    parse_resources,
+    resources_signature,
+    score_inputs,
+)
 from kubeproof.model.scheduler.resources import pod_requests
 
 __all__ = ["NodeResourcesBalancedAllocation", "balance"]
@@ -160,3 +164,9 @@ class NodeResourcesBalancedAllocation:
     def normalize(self, state: Any, pod: Pod, scores: Sequence[Any]) -> tuple[Any, ...]:
         """No ScoreExtensions upstream: the raw score is final."""
         return tuple(scores)
+
+    def node_signature_key(self, state: Any, pod: Pod) -> Any:
+        return self.name
+
+    def node_signature(self, key: Any, node_info: NodeInfo) -> Any:
+        return resources_signature(node_info)

@@ -75,6 +75,34 @@ def _scaled(size: Any, num_nodes: Any, total: int) -> Any:
     return div(size * num_nodes, total)
 
 
+def _nodes_per_image(nodes: tuple[Node, ...]) -> dict[str, int] | None:
+    """How many nodes list each image name; ``None`` when some name is symbolic."""
+    counts: dict[str, int] = {}
+    for node in nodes:
+        if not node.status.images:
+            continue
+        names = {name for image in node.status.images for name in image.names}
+        if any(is_symbolic(name) for name in names):
+            return None
+        for name in names:
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+@dataclass(frozen=True, slots=True)
+class _Spread:
+    """Every node of the snapshot, and (concrete names only) the nodes per image name."""
+
+    nodes: tuple[Node, ...]
+    counts: dict[str, int] | None
+
+    def holding(self, name: Any) -> Any:
+        """How many nodes list the image ``name`` (upstream: len(imageStates[name].nodes))."""
+        if self.counts is not None and not is_symbolic(name):
+            return self.counts.get(name, 0)
+        return count_if(_has_image(n, name) for n in self.nodes)
+
+
 @dataclass(frozen=True, slots=True)
 class ImageLocality:
     """Score only; no args."""
@@ -88,22 +116,20 @@ class ImageLocality:
 
     def pre_score(self, pod: Pod, snapshot: Snapshot, feasible: Sequence[NodeInfo]) -> PreResult:
         # Upstream has no PreScore; the state is every node of the snapshot (not only the
-        # feasible ones), which numNodes and totalNumNodes count.
-        return PreResult(state=tuple(info.node for info in snapshot.nodes))
+        # feasible ones), which numNodes and totalNumNodes count, and, where the names are
+        # concrete, how many nodes list each image (upstream: snapshot.go createImageExistenceMap).
+        nodes = tuple(info.node for info in snapshot.nodes)
+        return PreResult(state=_Spread(nodes, _nodes_per_image(nodes)))
 
     def score(self, state: Any, pod: Pod, node_info: NodeInfo) -> Any:
         # upstream: Score: sumImageScores then calculatePriority
-        nodes = state if state is not None else (node_info.node,)
+        spread = state if state is not None else _Spread((node_info.node,), None)
         containers = pod.spec.init_containers + pod.spec.containers
         node = node_info.node
         total = sum_of(
             ite(
                 _has_image(node, name),
-                _scaled(
-                    _image_size(node, name),
-                    count_if(_has_image(n, name) for n in nodes),
-                    len(nodes),
-                ),
+                _scaled(_image_size(node, name), spread.holding(name), len(spread.nodes)),
                 0,
             )
             for name in (normalized_image_name(c.image) for c in containers)
@@ -116,3 +142,9 @@ class ImageLocality:
 
     def normalize(self, state: Any, pod: Pod, scores: Sequence[Any]) -> tuple[Any, ...]:
         return tuple(scores)  # upstream: no ScoreExtensions
+
+    def node_signature_key(self, state: Any, pod: Pod) -> Any:
+        return self.name
+
+    def node_signature(self, key: Any, node_info: NodeInfo) -> Any:
+        return node_info.node.status.images

@@ -58,6 +58,7 @@ from kubeproof.model.scheduler.framework import (
     PreResult,
     Snapshot,
     Status,
+    label_signature,
 )
 from kubeproof.model.scheduler.matching import label_selector_matches
 from kubeproof.model.scheduler.topology import domain_count, in_domain
@@ -332,6 +333,8 @@ class InterPodAffinity:
                     process(t, t.weight, existing, _selector_only, info)
                 for t in preferred_anti:
                     process(t, -t.weight, existing, _selector_only, info)
+                if existing.spec.affinity is None:  # no terms of its own
+                    continue
                 if self.hard_pod_affinity_weight > 0:
                     for t in _terms(existing, "pod_affinity", "required"):
                         process(t, self.hard_pod_affinity_weight, pod, existing_match, info)
@@ -349,6 +352,26 @@ class InterPodAffinity:
         return sum_of(
             ite(in_domain(labels, k, v), n, 0) for (k, v), n in state.topology_score.items()
         )
+
+    def node_signature_key(self, state: Any, pod: Pod) -> Any:
+        """The label keys the filter or the score reads: the topology keys of the terms and of
+        the counts; ``None`` where one is symbolic."""
+        if isinstance(state, _FilterState):
+            counts = (
+                state.affinity_counts,
+                state.anti_affinity_counts,
+                state.existing_anti_affinity_counts,
+            )
+            terms = state.affinity_terms + state.anti_affinity_terms
+            keys = {t.topology_key for t in terms} | {k for c in counts for k, _ in c}
+        else:
+            keys = {k for k, _ in state.topology_score}
+        if any(is_symbolic(k) for k in keys):
+            return None
+        return tuple(sorted(keys))
+
+    def node_signature(self, key: Any, node_info: NodeInfo) -> Any:
+        return label_signature(node_info.node.metadata.labels, key)
 
     def normalize(self, state: _ScoreState, pod: Pod, scores: Sequence[Any]) -> tuple[Any, ...]:
         """Min-max to [0, 100]; see the module docstring for symbolic scores."""

@@ -40,6 +40,7 @@ from kubeproof.model.scheduler.framework import (
     Snapshot,
     Status,
     default_normalize_score,
+    label_signature,
 )
 from kubeproof.model.scheduler.matching import (
     label_key_problem,
@@ -210,3 +211,21 @@ class NodeAffinity:
     def normalize(self, state: Any, pod: Pod, scores: Sequence[Any]) -> tuple[Any, ...]:
         # upstream: NormalizeScore: DefaultNormalizeScore(MaxNodeScore, reverse=false)
         return default_normalize_score(scores)
+
+    def node_signature_key(self, state: Any, pod: Pod) -> Any:
+        """The label keys the pod's and the profile's selectors name, and whether a term reads
+        the node's name (matchFields); ``None`` for a symbolic key."""
+        terms = []
+        for affinity in (_pod_node_affinity(pod), self.added_affinity):
+            if affinity is not None:
+                required = affinity.required.node_selector_terms if affinity.required else ()
+                terms += [*required, *(p.preference for p in affinity.preferred)]
+        keys = [*pod.spec.node_selector, *(r.key for t in terms for r in t.match_expressions)]
+        if any(is_symbolic(k) for k in keys):
+            return None
+        return tuple(sorted(set(keys))), any(t.match_fields for t in terms)
+
+    def node_signature(self, key: Any, node_info: NodeInfo) -> Any:
+        keys, reads_name = key
+        meta = node_info.node.metadata
+        return label_signature(meta.labels, keys), meta.name if reads_name else None

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from kubeproof.model.logic import any_of
+from kubeproof.model.logic import any_of, is_symbolic
 from kubeproof.model.objects import Pod
 from kubeproof.model.scheduler.framework import (
     SUCCESS_STATUS,
@@ -55,3 +55,10 @@ class NodeName:
         if self.feasible(state, pod, node_info):
             return SUCCESS_STATUS
         return Status(UNSCHEDULABLE_AND_UNRESOLVABLE, (ERR_REASON,))
+
+    def node_signature_key(self, state: Any, pod: Pod) -> Any:
+        wanted = pod.spec.node_name
+        return None if is_symbolic(wanted) else wanted != ""  # "": every node fits
+
+    def node_signature(self, key: Any, node_info: NodeInfo) -> Any:
+        return node_info.node.metadata.name if key else None

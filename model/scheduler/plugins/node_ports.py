@@ -93,6 +93,11 @@ def _conflict(want: HostPort, used: HostPort) -> Any:
     )
 
 
+def _used_ports(node_info: NodeInfo) -> tuple[HostPort, ...]:
+    """The host ports the node's pods use (upstream: NodeInfo.UsedPorts)."""
+    return tuple(u for other in node_info.pods for u in host_ports(other))
+
+
 @dataclass(frozen=True, slots=True)
 class NodePorts:
     """PreFilter and Filter; no args."""
@@ -113,10 +118,16 @@ class NodePorts:
 
     def feasible(self, state: Any, pod: Pod, node_info: NodeInfo) -> Any:
         wanted = host_ports(pod) if state is None else state
-        used = tuple(u for other in node_info.pods for u in host_ports(other))
+        used = node_info.memo(_used_ports)
         return all_of(not_(_conflict(w, u)) for w in wanted for u in used)
 
     def filter(self, state: Any, pod: Pod, node_info: NodeInfo) -> Status:
         if self.feasible(state, pod, node_info):
             return SUCCESS_STATUS
         return Status(UNSCHEDULABLE, (ERR_REASON,))
+
+    def node_signature_key(self, state: Any, pod: Pod) -> Any:
+        return self.name
+
+    def node_signature(self, key: Any, node_info: NodeInfo) -> Any:
+        return node_info.memo(_used_ports)

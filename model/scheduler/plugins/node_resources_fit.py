@@ -51,15 +51,21 @@ from kubeproof.model.scheduler.resources import (
     CPU,
     EPHEMERAL_STORAGE,
     MEMORY,
-    allowed_pod_number,
+    PODS,
+    allocatable_of,
     is_extended_resource_name,
     is_scalar_resource_name,
-    node_allocatable,
-    node_requested,
     pod_requests,
+    requested_of,
 )
 
-__all__ = ["NodeResourcesFit", "parse_resources", "scalar_skipped", "score_inputs"]
+__all__ = [
+    "NodeResourcesFit",
+    "parse_resources",
+    "resources_signature",
+    "scalar_skipped",
+    "score_inputs",
+]
 
 LEAST_ALLOCATED = "LeastAllocated"
 MOST_ALLOCATED = "MostAllocated"
@@ -87,6 +93,17 @@ def parse_resources(raw: Any, where: str) -> tuple[tuple[str, int], ...]:
     return tuple(resources)
 
 
+def resources_signature(node_info: NodeInfo) -> tuple[Any, ...]:
+    """All the resource plugins read of a node: allocatable, the pods' requested sums (actual
+    and non-zero) and how many pods it holds."""
+    return (
+        allocatable_of(node_info),
+        requested_of(node_info),
+        requested_of(node_info, non_zero=True),
+        len(node_info.pods),
+    )
+
+
 def scalar_skipped(name: str, pod_request: Any) -> Any:
     """A scalar resource the pod does not request is left out of scoring."""
     return all_of((is_scalar_resource_name(name), pod_request == 0))
@@ -103,9 +120,9 @@ def score_inputs(
     """
     # upstream: pkg/scheduler/framework/plugins/noderesources/resource_allocation.go
     # calculateResourceAllocatableRequest
-    allocatable = node_allocatable(node_info.node)
+    allocatable = allocatable_of(node_info)
     non_zero = not use_requested and name in (CPU, MEMORY)
-    requested = node_requested(node_info.pods, non_zero=non_zero).get(name, 0)
+    requested = requested_of(node_info, non_zero=non_zero).get(name, 0)
     if name not in (CPU, MEMORY, EPHEMERAL_STORAGE) and (
         not is_scalar_resource_name(name) or name not in allocatable
     ):
@@ -156,9 +173,10 @@ class NodeResourcesFit:
     def _checked(self, state: Any, node_info: NodeInfo) -> list[tuple[str, Any, Any]]:
         """``(reason, insufficient, unresolvable)`` per check, in upstream's order."""
         # upstream: pkg/scheduler/framework/plugins/noderesources/fit.go fitsRequest
-        allocatable = node_allocatable(node_info.node)
-        requested = node_requested(node_info.pods)
-        pods_full = len(node_info.pods) + 1 > allowed_pod_number(node_info.node)
+        allocatable = allocatable_of(node_info)
+        requested = requested_of(node_info)
+        # upstream: a node that does not report allocatable pods allows none (allowed_pod_number)
+        pods_full = len(node_info.pods) + 1 > allocatable.get(PODS, 0)
         checks = [("Too many pods", pods_full, False)]
         scalars = [n for n in state if is_scalar_resource_name(n) and not self._ignored(n)]
         for name in [n for n in (CPU, MEMORY, EPHEMERAL_STORAGE) if n in state] + scalars:
@@ -234,6 +252,13 @@ class NodeResourcesFit:
     def normalize(self, state: Any, pod: Pod, scores: Sequence[Any]) -> tuple[Any, ...]:
         """No ScoreExtensions upstream: the raw score is final."""
         return tuple(scores)
+
+    def node_signature_key(self, state: Any, pod: Pod) -> Any:
+        return self.name
+
+    def node_signature(self, key: Any, node_info: NodeInfo) -> Any:
+        """Filter and score read only allocatable, the requested sums and the pod count."""
+        return resources_signature(node_info)
 
 
 def _parse_shape(points: Any) -> tuple[tuple[int, int], ...]:

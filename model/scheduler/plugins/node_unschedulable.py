@@ -64,3 +64,9 @@ class NodeUnschedulable:
         if self.feasible(state, pod, node_info):
             return SUCCESS_STATUS
         return Status(UNSCHEDULABLE_AND_UNRESOLVABLE, (ERR_REASON,))
+
+    def node_signature_key(self, state: Any, pod: Pod) -> Any:
+        return self.name
+
+    def node_signature(self, key: Any, node_info: NodeInfo) -> Any:
+        return node_info.node.spec.unschedulable

@@ -41,7 +41,7 @@ scores in the order of the feasible nodes given to ``pre_score``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -79,6 +79,7 @@ from kubeproof.model.scheduler.framework import (
     PreResult,
     Snapshot,
     Status,
+    label_signature,
 )
 from kubeproof.model.scheduler.matching import (
     label_selector_matches,
@@ -134,17 +135,50 @@ class _Constraint:
         )
 
     def count(self, pods: Sequence[Pod], namespace: Any) -> Any:
-        # upstream: common.go countPodsMatchSelector: an empty selector counts nothing
+        return _count(self.selector, pods, namespace)
+
+    def counter(self, namespace: Any) -> Callable[[NodeInfo], Any]:
+        """``info -> count(info.pods, namespace)``, memoized on each NodeInfo when the selector
+        and namespace are concrete (their plain form is the memo key)."""
         s = self.selector
         if s is None or (not s.match_labels and not s.match_expressions):
-            return 0
-        return count_if(
-            all_of(
-                (p.metadata.namespace == namespace, label_selector_matches(s, p.metadata.labels))
-            )
-            for p in pods
-            if p.metadata.deletion_timestamp is None
-        )
+            return lambda info: 0
+        labels = tuple(s.match_labels.items())
+        exprs = tuple((r.key, r.operator, r.values) for r in s.match_expressions)
+        strings = (namespace, *(x for pair in labels for x in pair))
+        strings += tuple(x for key, op, values in exprs for x in (key, op, *values))
+        if any(is_symbolic(x) for x in strings):
+            return lambda info: self.count(info.pods, namespace)
+        plain = (labels, exprs, namespace)
+        return lambda info: info.memo(_matching_pods, plain)
+
+    def always_included(self, pod: Pod) -> bool:
+        """Whether ``included`` holds for every node: no node affinity or taints to honor."""
+        affinity = pod.spec.affinity
+        required = affinity.node_affinity.required if affinity and affinity.node_affinity else None
+        selector = pod.spec.node_selector  # a symbolic one (solvers/) cannot be sized
+        has_selector = hasattr(selector, "symbolic_has") or bool(selector)
+        honored = self.node_affinity_policy == "Honor" and (has_selector or required is not None)
+        return not honored and self.node_taints_policy != "Honor"
+
+
+def _count(selector: LabelSelector | None, pods: Sequence[Pod], namespace: Any) -> Any:
+    # upstream: common.go countPodsMatchSelector: an empty selector counts nothing
+    s = selector
+    if s is None or (not s.match_labels and not s.match_expressions):
+        return 0
+    return count_if(
+        all_of((p.metadata.namespace == namespace, label_selector_matches(s, p.metadata.labels)))
+        for p in pods
+        if p.metadata.deletion_timestamp is None
+    )
+
+
+def _matching_pods(info: NodeInfo, plain: tuple) -> int:
+    """``_count`` of a selector in its plain form (see ``_Constraint.counter``)."""
+    labels, exprs, namespace = plain
+    requirements = tuple(LabelSelectorRequirement(k, op, values) for k, op, values in exprs)
+    return _count(LabelSelector(FrozenMap(labels), requirements), info.pods, namespace)
 
 
 def _with_match_label_keys(c: TopologySpreadConstraint, labels: Any) -> LabelSelector | None:
@@ -313,13 +347,14 @@ class PodTopologySpread:
         domains = []
         for c in constraints:
             found: dict[Any, tuple[Any, Any]] = {}
+            always, count_on = c.always_included(pod), c.counter(pod.metadata.namespace)
             for info in eligible:
                 value = info.node.metadata.labels[c.topology_key]
-                included = c.included(pod, info)
+                included = True if always else c.included(pod, info)
                 exists, count = found.get(value, (False, 0))
                 found[value] = (
                     any_of((exists, included)),
-                    sum_of((count, ite(included, c.count(info.pods, pod.metadata.namespace), 0))),
+                    sum_of((count, ite(included, count_on(info), 0))),
                 )
             domains.append(found)
         return PreResult(SUCCESS_STATUS, _FilterState(constraints, tuple(domains)))
@@ -368,8 +403,11 @@ class PodTopologySpread:
         def lacks_keys(info: NodeInfo) -> bool:
             return require_all and not keys <= set(info.node.metadata.labels)
 
-        ignored = tuple(lacks_keys(info) for info in feasible)
-        scored = [info for info, skip in zip(feasible, ignored, strict=True) if not skip]
+        if require_all:
+            ignored = tuple(lacks_keys(info) for info in feasible)
+            scored = [info for info, skip in zip(feasible, ignored, strict=True) if not skip]
+        else:
+            ignored, scored = (False,) * len(feasible), list(feasible)
         counts: list[dict[Any, Any]] = []
         weights = []
         for c in constraints:
@@ -379,12 +417,17 @@ class PodTopologySpread:
                 found = {info.node.metadata.labels.get(c.topology_key, ""): 0 for info in scored}
             size = len(scored) if c.topology_key == HOSTNAME else len(found)
             weights.append(math.log(size + 2))  # upstream: topologyNormalizingWeight
-            for info in snapshot.nodes:
-                value = info.node.metadata.labels.get(c.topology_key, "")
-                if lacks_keys(info) or value not in found:
+            # A node without pods adds 0 (hostname domains are counted in Score instead).
+            always, count_on = c.always_included(pod), c.counter(pod.metadata.namespace)
+            for info in snapshot.nodes if found else ():
+                if not info.pods:
                     continue
-                amount = c.count(info.pods, pod.metadata.namespace)
-                found[value] = sum_of((found[value], ite(c.included(pod, info), amount, 0)))
+                value = info.node.metadata.labels.get(c.topology_key, "")
+                if value not in found or (require_all and lacks_keys(info)):
+                    continue
+                amount = count_on(info)
+                included = True if always else c.included(pod, info)
+                found[value] = sum_of((found[value], ite(included, amount, 0)))
             counts.append(found)
         state = _ScoreState(constraints, require_all, tuple(counts), tuple(weights), ignored)
         return PreResult(SUCCESS_STATUS, state)
@@ -404,6 +447,31 @@ class PodTopologySpread:
         ignored = all_of((state.require_all, any_of(not_(p) for p in present)))
         return ite(ignored, 0, go_round(sum_of(parts)))
 
+    def node_signature_key(self, state: Any, pod: Pod) -> Any:
+        """The filter reads the labels at the topology keys; the score reads them too, except
+        that for a hostname constraint it reads only whether the label is there, and counts
+        the node's matching pods instead."""
+        keys = tuple(c.topology_key for c in state.constraints)
+        namespace = pod.metadata.namespace
+        if any(is_symbolic(k) for k in keys) or is_symbolic(namespace):
+            return None
+        if isinstance(state, _FilterState):
+            return "filter", keys
+        hostname = tuple(c if c.topology_key == HOSTNAME else None for c in state.constraints)
+        return "score", hostname, keys, namespace
+
+    def node_signature(self, key: Any, node_info: NodeInfo) -> Any:
+        labels = node_info.node.metadata.labels
+        if key[0] == "filter":
+            return label_signature(labels, key[1])
+        _, hostname_constraints, keys, namespace = key
+        return tuple(
+            label_signature(labels, (k,))
+            if c is None
+            else (k in labels, c.count(node_info.pods, namespace))
+            for c, k in zip(hostname_constraints, keys, strict=True)
+        )
+
     def normalize(self, state: _ScoreState, pod: Pod, scores: Sequence[Any]) -> tuple[Any, ...]:
         """Fewer matching pods score higher; ignored nodes get 0."""
         # upstream: scoring.go NormalizeScore
@@ -412,6 +480,14 @@ class PodTopologySpread:
         kept = [s for s, skip in zip(scores, state.ignored, strict=True) if not skip]
         if not kept:
             return tuple(0 for _ in scores)
+        if all(type(s) is int and s >= 0 for s in kept):  # concrete: floor is Go's truncation
+            low, high = min(kept), max(kept)
+            if high == 0:
+                return tuple(0 if skip else 100 for skip in state.ignored)
+            return tuple(
+                0 if skip else 100 * (high + low - s) // high
+                for s, skip in zip(scores, state.ignored, strict=True)
+            )
         low, high = min_of(kept), max_of(kept, 0)
         if not is_symbolic(high) and high == 0:
             return tuple(0 if skip else 100 for skip in state.ignored)

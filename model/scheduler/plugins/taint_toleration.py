@@ -96,3 +96,9 @@ class TaintToleration:
     def normalize(self, state: Any, pod: Pod, scores: Sequence[Any]) -> tuple[Any, ...]:
         # upstream: NormalizeScore: DefaultNormalizeScore(MaxNodeScore, reverse=true)
         return default_normalize_score(scores, reverse=True)
+
+    def node_signature_key(self, state: Any, pod: Pod) -> Any:
+        return self.name
+
+    def node_signature(self, key: Any, node_info: NodeInfo) -> Any:
+        return node_info.node.spec.taints
