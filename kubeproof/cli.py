@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 import yaml
 
 from kubeproof import __version__
+from kubeproof import check as check_command
 from kubeproof.model.errors import KubeproofError
 from kubeproof.model.manifests import is_namespaced, load_paths
 from kubeproof.model.objects import (
@@ -137,6 +138,22 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_journey(args: argparse.Namespace) -> int:
+    """Run a scenario fairly to quiescence and narrate it, step by step."""
+    from kubeproof.journey import render_json, render_markdown, render_text
+    from kubeproof.model.run import run
+    from kubeproof.model.scenarios import scenario, scenario_from_manifests
+
+    if args.manifests:
+        chosen = scenario_from_manifests(load_paths(args.manifests), seed=args.seed)
+    else:
+        chosen = scenario(args.scenario, seed=args.seed)
+    result = run(chosen, max_steps=args.max_steps)
+    render = {"text": render_text, "markdown": render_markdown, "json": render_json}[args.format]
+    sys.stdout.write(render(result))
+    return EXIT_OK
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kubeproof",
@@ -178,6 +195,28 @@ def _parser() -> argparse.ArgumentParser:
     schedule.add_argument("--format", choices=("text", "json"), default="text")
     schedule.add_argument("--seed", type=int, default=0, help="seed of the tie-break (default 0)")
     schedule.set_defaults(run=cmd_schedule)
+
+    journey = commands.add_parser(
+        "journey",
+        help="narrate a fair run of a scenario: kubectl, api-server, etcd, controllers, kubelets",
+    )
+    source = journey.add_mutually_exclusive_group()
+    source.add_argument(
+        "--scenario",
+        default="journey",
+        help="journey (default), rolling-update, scale, node-failure, cascading-delete",
+    )
+    source.add_argument(
+        "--manifests",
+        nargs="+",
+        metavar="FILE|DIR",
+        help="a scenario from manifests: Nodes join as kubelets, the rest is created by the admin",
+    )
+    journey.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    journey.add_argument("--seed", type=int, default=0, help="seed of the scheduler's tie-break")
+    journey.add_argument("--max-steps", type=int, default=20_000, help="bound of the run")
+    journey.set_defaults(run=cmd_journey)
+    check_command.register(commands)
     return parser
 
 
