@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 import yaml
 
-from kubeproof import __version__
+from kubeproof import __version__, prove_cmd
 from kubeproof import check as check_command
 from kubeproof.model.errors import KubeproofError
 from kubeproof.model.manifests import is_namespaced, load_paths
@@ -217,6 +217,7 @@ def _parser() -> argparse.ArgumentParser:
     journey.add_argument("--max-steps", type=int, default=20_000, help="bound of the run")
     journey.set_defaults(run=cmd_journey)
     check_command.register(commands)
+    prove_cmd.register(commands)
     return parser
 
 
