@@ -54,22 +54,7 @@ def _feasible(profile, pod, info) -> bool:
     return schedule_one(profile, pod, Snapshot((info,))).nodes[0].feasible
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            t.name,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="InterPodAffinity.pre_score reads labels with `not` and `in` (not "
-                "symbolic-safe); T4 is unknown until it uses logic.has_key",
-            ),
-        )
-        if t.name == "T4"
-        else t.name
-        for t in THEOREMS
-    ],
-)
+@pytest.mark.parametrize("name", [t.name for t in THEOREMS])
 def test_theorem_proves_with_the_default_profile(name):
     (result,) = prove([name], default_profile(), SMALL, timeout_seconds=120)
     assert result.verdict == PROVED, result.note

@@ -326,8 +326,9 @@ class InterPodAffinity:
                 _add(scores, info, term.topology_key, ite(hit, weight, 0))
 
         for info in snapshot.nodes:
-            if not info.node.metadata.labels:
-                continue
+            # upstream skips a node without labels; no term can match there anyway (process
+            # requires the term's topology key), and a symbolic node's labels cannot be tested
+            # for emptiness, so only nodes without pods are skipped here
             for existing in info.pods:
                 for t in preferred:
                     process(t, t.weight, existing, _selector_only, info)
