@@ -1,0 +1,302 @@
+"""Safety properties of workloads: ReplicaSets, rolling updates, the garbage collector.
+
+A ReplicaSet's active pods, a rolling update's surge and availability bounds (as upstream defines
+them: see each definition), and the garbage collector's deletions, each checked on every step.
+Each check returns a ``Violation`` with its evidence, or None.
+
+>>> from kubeproof.model.run import run
+>>> from kubeproof.model.scenarios import scenario
+>>> r = run(scenario("scale"))
+>>> states = list(r.states())
+>>> all(ROLLOUT_WITHIN_SURGE.holds_in(b, s.action, a)
+...     for b, s, a in zip(states, r.steps, states[1:], strict=False))
+True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubeproof.model.cluster import State
+from kubeproof.model.controllers.deployment import DeploymentController
+from kubeproof.model.controllers.deployment_util import max_surge, max_unavailable, replicas
+from kubeproof.model.controllers.garbagecollector import GarbageCollector
+from kubeproof.model.controllers.replicaset import ReplicaSetController
+from kubeproof.model.objects import Deployment, Pod, ReplicaSet
+from kubeproof.model.run import actor_of
+from kubeproof.properties.core import TRANSITION, Property, Violation
+from kubeproof.properties.reading import (
+    changed,
+    components_of,
+    get,
+    is_active,
+    is_available,
+    owner_uid,
+    resource_of_kind,
+    sent_request,
+    stored,
+)
+
+__all__ = [
+    "GC_SPARES_LIVE_OWNERS",
+    "REPLICASET_WITHIN_REPLICAS",
+    "ROLLOUT_WITHIN_SURGE",
+    "ROLLOUT_WITHIN_SURGE_COUNTING_TERMINATING",
+    "ROLLOUT_WITHIN_UNAVAILABLE",
+]
+
+
+# --- ReplicaSets ---------------------------------------------------------------------------
+
+
+def _active_owned(state: State, namespace: str, uid: str) -> tuple[Pod, ...]:
+    return tuple(
+        p for p in stored(state, "pods", namespace) if owner_uid(p) == uid and is_active(p)
+    )
+
+
+def _replicaset_overshoot(before: State, action: Any, after: State) -> Violation | None:
+    owners: dict[tuple[str, str], str] = {}
+    for event in changed(before, after, "pods"):
+        for kv in (event.kv, event.prev_kv):
+            obj = kv.value if kv is not None else None
+            ref = obj.metadata.controller_ref() if obj is not None else None
+            if ref is not None and ref.kind == "ReplicaSet":
+                owners[(obj.metadata.namespace, ref.name)] = ref.uid
+    for (namespace, name), uid in sorted(owners.items()):
+        rs = get(after, "replicasets", namespace, name)
+        if rs is None or rs.metadata.uid != uid:
+            continue
+        now, was = _active_owned(after, namespace, uid), _active_owned(before, namespace, uid)
+        want = 1 if rs.spec.replicas is None else rs.spec.replicas
+        if len(now) > want and len(now) > len(was):
+            return Violation(
+                "replicaset-never-exceeds-replicas",
+                f"ReplicaSet {namespace}/{name} owns {len(now)} active pods, more than its "
+                f"spec.replicas {want}, after {actor_of(action)}'s step",
+                (
+                    ("replicaset", f"{namespace}/{name}"),
+                    ("spec.replicas", want),
+                    ("active pods", tuple(sorted(p.metadata.name for p in now))),
+                    ("active pods before the step", len(was)),
+                    ("actor", actor_of(action)),
+                ),
+            )
+    return None
+
+
+REPLICASET_WITHIN_REPLICAS = Property(
+    "replicaset-never-exceeds-replicas",
+    "no step raises the active pods a ReplicaSet owns above its spec.replicas (those being "
+    "deleted are not active)",
+    TRANSITION,
+    _replicaset_overshoot,
+    "Active is upstream's controller.FilterActivePods (IsPodActive): not Succeeded, not Failed "
+    "and no deletionTimestamp, so pods being deleted never count; owned means the pod's "
+    "ControllerRef names the ReplicaSet's uid. A transition property: when spec.replicas is "
+    "lowered (a scale-down) the active pods exceed it until the controller's deletes land, "
+    "which is expected; what must never happen is a step (a create, an adoption) that raises "
+    "the count while it is, or to make it, above spec.replicas.",
+)
+
+
+# --- rolling updates -----------------------------------------------------------------------
+
+
+def _rollout_pods(state: State, d: Deployment) -> tuple[Pod, ...]:
+    """The pods owned by the Deployment's ReplicaSets."""
+    ns = d.metadata.namespace
+    sets = {
+        rs.metadata.uid
+        for rs in stored(state, "replicasets", ns)
+        if isinstance(rs, ReplicaSet) and owner_uid(rs) == d.metadata.uid
+    }
+    return tuple(p for p in stored(state, "pods", ns) if owner_uid(p) in sets)
+
+
+def _rolling(d: Deployment) -> bool:
+    return d.spec.strategy is not None and d.spec.strategy.type == "RollingUpdate"
+
+
+def _counted(pods: tuple[Pod, ...], terminating: bool) -> tuple[Pod, ...]:
+    if terminating:
+        return tuple(p for p in pods if p.status.phase not in ("Succeeded", "Failed"))
+    return tuple(p for p in pods if is_active(p))
+
+
+def _deployments_touched(before: State, after: State):
+    """(before, after) of each rolling Deployment whose pods the step may have changed."""
+    if not changed(before, after, "pods"):
+        return
+    for d in stored(after, "deployments"):
+        if not isinstance(d, Deployment) or not _rolling(d) or d.metadata.deletion_timestamp:
+            continue
+        old = get(before, "deployments", d.metadata.namespace, d.metadata.name)
+        if old is not None and old.metadata.uid == d.metadata.uid:
+            yield old, d
+
+
+def _surge_check(name: str, terminating: bool):
+    def check(before: State, action: Any, after: State) -> Violation | None:
+        for old, d in _deployments_touched(before, after):
+            now = _counted(_rollout_pods(after, d), terminating)
+            was = _counted(_rollout_pods(before, old), terminating)
+            bound = replicas(d) + max_surge(d)
+            if len(now) > bound and len(now) > len(was):
+                key = f"{d.metadata.namespace}/{d.metadata.name}"
+                return Violation(
+                    name,
+                    f"Deployment {key} has {len(now)} pods, more than replicas {replicas(d)} + "
+                    f"maxSurge {max_surge(d)}",
+                    (
+                        ("deployment", key),
+                        ("replicas", replicas(d)),
+                        ("maxSurge", max_surge(d)),
+                        ("pods", tuple(sorted(p.metadata.name for p in now))),
+                        (
+                            "terminating",
+                            tuple(
+                                sorted(
+                                    p.metadata.name for p in now if p.metadata.deletion_timestamp
+                                )
+                            ),
+                        ),
+                        ("pods before the step", len(was)),
+                        ("actor", actor_of(action)),
+                    ),
+                )
+        return None
+
+    return check
+
+
+ROLLOUT_WITHIN_SURGE = Property(
+    "rolling-update-within-surge",
+    "no step raises a rolling Deployment's non-terminating pods above replicas + maxSurge",
+    TRANSITION,
+    _surge_check("rolling-update-within-surge", terminating=False),
+    "Upstream's definition: the surge bound is on the pods the ReplicaSets count, "
+    "status.replicas, which are the active pods (FilterActivePods: not terminating, not "
+    "terminal); rolling.go reconcileNewReplicaSet bounds the sum of spec.replicas by replicas + "
+    "maxSurge (deployment_util.go NewRSNewReplicas, ResolveFenceposts: maxSurge rounds up). "
+    "Terminating pods are not counted, so live pods can exceed the bound (kubernetes#95498, "
+    "KEP-3973; see rolling-update-within-surge-counting-terminating). A transition property: a "
+    "scale-down leaves more pods than the new bound until the deletes land, which is expected; "
+    "a step must not raise the count above the bound.",
+)
+
+ROLLOUT_WITHIN_SURGE_COUNTING_TERMINATING = Property(
+    "rolling-update-within-surge-counting-terminating",
+    "no step raises a rolling Deployment's live pods, terminating ones included, above "
+    "replicas + maxSurge (upstream does not guarantee this)",
+    TRANSITION,
+    _surge_check("rolling-update-within-surge-counting-terminating", terminating=True),
+    "Counts every pod not yet Succeeded or Failed, terminating ones included. Upstream's "
+    "controllers do not count terminating pods (kubernetes#95498), so a new pod is created "
+    "while an old one is still shutting down; KEP-3973 (podReplacementPolicy for Deployments) "
+    "proposes waiting. Documents upstream behaviour; left out of the built-in suites.",
+)
+
+
+def _rollout_actors(state: State) -> frozenset[str]:
+    return frozenset(
+        components_of(state, DeploymentController) + components_of(state, ReplicaSetController)
+    )
+
+
+def _availability_drop(before: State, action: Any, after: State) -> Violation | None:
+    actor = actor_of(action)
+    if actor not in _rollout_actors(after):
+        return None  # a disruption the rollout's controllers did not cause
+    for old, d in _deployments_touched(before, after):
+        mrs, bound = d.spec.min_ready_seconds, replicas(d) - max_unavailable(d)
+        now = [p for p in _rollout_pods(after, d) if is_active(p)]
+        was = [p for p in _rollout_pods(before, old) if is_active(p)]
+        available = [p for p in now if is_available(p, mrs, after.api.now)]
+        before_count = sum(is_available(p, mrs, before.api.now) for p in was)
+        if len(available) < bound and len(available) < before_count:
+            key = f"{d.metadata.namespace}/{d.metadata.name}"
+            return Violation(
+                "rolling-update-within-unavailable",
+                f"{actor} took Deployment {key} to {len(available)} available pods, fewer than "
+                f"replicas {replicas(d)} - maxUnavailable {max_unavailable(d)}",
+                (
+                    ("deployment", key),
+                    ("replicas", replicas(d)),
+                    ("maxUnavailable", max_unavailable(d)),
+                    ("available", tuple(sorted(p.metadata.name for p in available))),
+                    ("available before the step", before_count),
+                    ("actor", actor),
+                ),
+            )
+    return None
+
+
+ROLLOUT_WITHIN_UNAVAILABLE = Property(
+    "rolling-update-within-unavailable",
+    "the Deployment and ReplicaSet controllers never take a rolling Deployment's available "
+    "pods below replicas - maxUnavailable",
+    TRANSITION,
+    _availability_drop,
+    "Available is upstream's: active pods (not terminating, not terminal) Ready for longer "
+    "than minReadySeconds (podutil.IsPodAvailable), counted from etcd; maxUnavailable is "
+    "ResolveFenceposts' (rounds down; 1 when both resolve to 0). Only drops the rollout's own "
+    "controllers cause count (a step of the Deployment or ReplicaSet controller that lowers "
+    "availability below the bound): disruptions they did not cause (a node failure, a taint "
+    "eviction, a kubelet marking a pod not ready) can take availability below the bound "
+    "upstream too, and PodDisruptionBudgets, not the Deployment, guard against those.",
+)
+
+
+# --- the garbage collector -----------------------------------------------------------------
+
+
+def _gc_deletes_owned(before: State, action: Any, after: State) -> Violation | None:
+    actor = actor_of(action)
+    if actor not in components_of(before, GarbageCollector):
+        return None
+    request = sent_request(before, action)
+    if request is None or request.verb != "delete" or before.api.store is after.api.store:
+        return None
+    obj = get(before, request.resource, request.namespace, request.name)
+    if obj is None:
+        return None
+    for ref in obj.metadata.owner_references:
+        resource = resource_of_kind(ref.kind)
+        if resource is None:
+            continue
+        owner = get(before, resource, obj.metadata.namespace, ref.name)
+        if owner is None or owner.metadata.uid != ref.uid:
+            continue
+        if owner.metadata.deletion_timestamp is None:
+            key = f"{obj.metadata.namespace}/{obj.metadata.name}"
+            return Violation(
+                "gc-never-deletes-a-dependent-of-a-live-owner",
+                f"{actor} deleted {request.resource} {key} while its owner {ref.kind} "
+                f"{ref.name} (uid {ref.uid}) exists and is not being deleted",
+                (
+                    ("object", f"{request.resource} {key}"),
+                    ("object uid", obj.metadata.uid),
+                    ("owner", f"{ref.kind} {ref.name}"),
+                    ("owner uid", ref.uid),
+                    ("owner resourceVersion", owner.metadata.resource_version),
+                    ("revision", after.api.store.revision),
+                ),
+            )
+    return None
+
+
+GC_SPARES_LIVE_OWNERS = Property(
+    "gc-never-deletes-a-dependent-of-a-live-owner",
+    "the garbage collector never deletes an object whose owner (same uid) exists and is not "
+    "being deleted",
+    TRANSITION,
+    _gc_deletes_owned,
+    "Checked on each step in which a delete sent by the garbage collector lands, against "
+    "etcd just before it. An owner is live when an object of its kind and name with the "
+    "reference's uid is stored (a same-named object with another uid is a different owner: "
+    "the reference dangles) and has no deletionTimestamp. The exception is by design: "
+    "Foreground deletion (the owner has a deletionTimestamp and the foregroundDeletion "
+    "finalizer) deletes the dependents while the owner still exists, and such an owner is "
+    "being deleted, so it does not count as live.",
+)
