@@ -29,6 +29,7 @@ tested against (tests/test_schedule_speed_equivalence.py).
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import Counter
 from collections.abc import Sequence
@@ -187,16 +188,20 @@ class EquivalenceCache:
         return self._keys.setdefault(key, key)
 
 
+_TOKENS = itertools.count()
+
+
 class _Key:
     """(plugin, signature key) for each active plugin of a phase, with its hash computed once;
     it also interns the node signatures computed under it, so equal ones are one object."""
 
-    __slots__ = ("_hash", "items", "signatures")
+    __slots__ = ("_hash", "items", "signatures", "token")
 
     def __init__(self, items: tuple[tuple[Any, Any], ...]) -> None:
         self.items = items
         self._hash = hash(items)
         self.signatures: dict[tuple, tuple] = {}
+        self.token = next(_TOKENS)  # names this key in NodeInfo memos (_node_signature)
 
     def __hash__(self) -> int:
         return self._hash
@@ -214,6 +219,17 @@ def _signature(info: NodeInfo, key: _Key) -> tuple:
     return key.signatures.setdefault(signature, signature)
 
 
+def _node_signature(info: NodeInfo, key: _Key) -> tuple:
+    """:func:`_signature`, memoized on the NodeInfo under the key's token (NodeInfo.memo's own
+    keys are (function, args) tuples, so an int cannot collide; an int hashes and compares in
+    C, which matters here: this runs for every node of every cycle)."""
+    memo = info.__dict__.setdefault("_memo", {})
+    signature = memo.get(key.token)
+    if signature is None:
+        signature = memo[key.token] = _signature(info, key)
+    return signature
+
+
 def _phase_key(cache: EquivalenceCache, active: list[tuple[Any, Any, Any]], pod: Pod) -> _Key:
     items = []
     for plugin, state, _ in active:
@@ -227,12 +243,8 @@ def _classes(infos: Sequence[NodeInfo], key: _Key, extra: Any = None) -> tuple[l
     node of every class. Equal signatures are one object (interned under ``key``), so a class
     is found by identity."""
     ids, first = [], {}
-    memo_key = (_signature, (key,))  # as NodeInfo.memo keys it
     for info in infos:
-        try:  # NodeInfo.memo(_signature, key), its hit inlined: this runs for every node
-            signature = info._memo[memo_key]  # type: ignore[attr-defined]
-        except (AttributeError, KeyError):
-            signature = info.memo(_signature, key)
+        signature = _node_signature(info, key)
         cls = id(signature) if extra is None else (id(signature), extra(info))
         ids.append(cls)
         if cls not in first:
@@ -266,7 +278,7 @@ def _filter_classes(
     verdicts = {}
     for cls, info in first.items():
         statuses = list(fixed)
-        signature = info.memo(_signature, key)
+        signature = _node_signature(info, key)
         outside = {i for i, names in restricted if info.name not in names}
         for (plugin, state, index), own in zip(active, signature, strict=True):
             if index in outside:
@@ -304,7 +316,7 @@ def _score_classes(
     for cls, info in first.items():
         row = []
         for position, ((plugin, state, _), own) in enumerate(
-            zip(active, info.memo(_signature, key), strict=True)
+            zip(active, _node_signature(info, key), strict=True)
         ):
             raw = shared.get((position, own), shared)  # the dict itself: not computed yet
             if raw is shared:
