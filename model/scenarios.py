@@ -488,7 +488,7 @@ SCENARIOS: dict[str, Callable[..., Scenario]] = {
 
 
 class UnknownScenario(KubeproofError):
-    pass
+    """A scenario name the model does not have."""
 
 
 def scenario(name: str = "journey", seed: int = 0) -> Scenario:

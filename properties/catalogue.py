@@ -85,7 +85,7 @@ _BY_NAME = {p.name: p for p in CATALOGUE}
 
 
 class UnknownProperty(KubeproofError):
-    pass
+    """A property name the catalogue does not have."""
 
 
 def prop(name: str) -> Property:

@@ -104,7 +104,7 @@ SUITES: dict[str, Suite] = {
 
 
 class UnknownSuite(KubeproofError):
-    pass
+    """A suite name that is neither built in nor in the suite file."""
 
 
 class SuiteFileError(KubeproofError):

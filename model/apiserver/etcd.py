@@ -564,7 +564,7 @@ def _intersects_point(ivs: list[tuple[str, str]], k: str) -> bool:
 
 
 class _DuplicateKey(Exception):
-    pass
+    """Raised inside the txn checks when one key is written twice in a branch."""
 
 
 def _check_intervals(ops: tuple[Op, ...]) -> tuple[set[str], list[tuple[str, str]]]:
