@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -40,6 +41,7 @@ from kubeproof.report_schedule import decision_json, decision_lines
 __all__ = ["describe", "main"]
 
 EXIT_OK, EXIT_VIOLATION, EXIT_USAGE = 0, 1, 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a killed writer
 
 
 def _where(obj: Object, kind: str) -> str:
@@ -235,3 +237,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = " ".join(str(err).split("\n"))
         print(f"kubeproof: error: {message}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # the reader went away (``kubeproof schedule ... | head``): stop quietly, as Unix
+        # tools do; point stdout at /dev/null so the interpreter's final flush does not fail
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE

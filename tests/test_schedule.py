@@ -230,3 +230,17 @@ def test_cli_schedule_bad_input_exits_2_with_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "'X' is not modelled" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_closed_pipe_ends_the_command_quietly(tmp_path):
+    """`kubeproof schedule ... | head` must not print a traceback when head exits: the output
+    (distinct nodes, one line each) is far larger than a pipe's buffer."""
+    nodes = "".join(node(f"n{i:03d}", cpu=f"{1000 + i}m") for i in range(200))
+    (tmp_path / "cluster.yaml").write_text(nodes + "".join(pod(f"p{i}") for i in range(20)))
+    command = [sys.executable, "-m", "kubeproof", "schedule", str(tmp_path / "cluster.yaml")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout.readline().startswith(b"default/p")
+    process.stdout.close()
+    error = process.stderr.read().decode()
+    process.wait(timeout=120)
+    assert "Traceback" not in error and process.returncode in (0, 141)
