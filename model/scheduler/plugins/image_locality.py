@@ -23,14 +23,14 @@ pkg/scheduler/backend/cache/snapshot.go (createImageExistenceMap, getNodeImageSt
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from kubeproof.model.logic import any_of, count_if, div, is_symbolic, ite, sum_of
 from kubeproof.model.objects import Node, Pod
 from kubeproof.model.scheduler.framework import MAX_NODE_SCORE, NodeInfo, PreResult, Snapshot
-from kubeproof.model.scheduler.plugins.node_unschedulable import no_args
+from kubeproof.model.scheduler.plugins.base import NoArgs
 
 __all__ = ["ImageLocality", "normalized_image_name"]
 
@@ -104,15 +104,10 @@ class _Spread:
 
 
 @dataclass(frozen=True, slots=True)
-class ImageLocality:
+class ImageLocality(NoArgs):
     """Score only; no args."""
 
     name: ClassVar[str] = "ImageLocality"
-
-    @classmethod
-    def from_args(cls, args: Mapping[str, Any]) -> ImageLocality:
-        no_args(cls.name, args)
-        return cls()
 
     def pre_score(self, pod: Pod, snapshot: Snapshot, feasible: Sequence[NodeInfo]) -> PreResult:
         # Upstream has no PreScore; the state is every node of the snapshot (not only the

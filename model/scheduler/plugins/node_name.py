@@ -11,7 +11,6 @@ upstream: pkg/scheduler/framework/plugins/nodename/node_name.go
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -21,11 +20,9 @@ from kubeproof.model.scheduler.framework import (
     SUCCESS_STATUS,
     UNSCHEDULABLE_AND_UNRESOLVABLE,
     NodeInfo,
-    PreResult,
-    Snapshot,
     Status,
 )
-from kubeproof.model.scheduler.plugins.node_unschedulable import no_args
+from kubeproof.model.scheduler.plugins.base import NoArgs, NoPreFilter
 
 __all__ = ["NodeName"]
 
@@ -33,18 +30,10 @@ ERR_REASON = "node(s) didn't match the requested node name"  # upstream: ErrReas
 
 
 @dataclass(frozen=True, slots=True)
-class NodeName:
+class NodeName(NoArgs, NoPreFilter):
     """Filter only; no args."""
 
     name: ClassVar[str] = "NodeName"
-
-    @classmethod
-    def from_args(cls, args: Mapping[str, Any]) -> NodeName:
-        no_args(cls.name, args)
-        return cls()
-
-    def pre_filter(self, pod: Pod, snapshot: Snapshot) -> PreResult:
-        return PreResult()  # upstream has no PreFilter
 
     def feasible(self, state: Any, pod: Pod, node_info: NodeInfo) -> Any:
         # upstream: Fits: an empty nodeName fits every node

@@ -23,7 +23,6 @@ GetHostPorts, pkg/scheduler/framework/types.go HostPortInfo.CheckConflict.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -38,7 +37,7 @@ from kubeproof.model.scheduler.framework import (
     Snapshot,
     Status,
 )
-from kubeproof.model.scheduler.plugins.node_unschedulable import no_args
+from kubeproof.model.scheduler.plugins.base import NoArgs
 
 __all__ = ["NodePorts", "host_ports"]
 
@@ -99,15 +98,10 @@ def _used_ports(node_info: NodeInfo) -> tuple[HostPort, ...]:
 
 
 @dataclass(frozen=True, slots=True)
-class NodePorts:
+class NodePorts(NoArgs):
     """PreFilter and Filter; no args."""
 
     name: ClassVar[str] = "NodePorts"
-
-    @classmethod
-    def from_args(cls, args: Mapping[str, Any]) -> NodePorts:
-        no_args(cls.name, args)
-        return cls()
 
     def pre_filter(self, pod: Pod, snapshot: Snapshot) -> PreResult:
         # upstream: PreFilter: Skip when the pod wants no host port

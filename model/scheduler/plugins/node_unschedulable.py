@@ -12,22 +12,19 @@ Status(code='UnschedulableAndUnresolvable', reasons=('node(s) were unschedulable
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from kubeproof.model.errors import KubeproofError
 from kubeproof.model.logic import any_of, not_
 from kubeproof.model.objects import Pod, Taint
 from kubeproof.model.scheduler.framework import (
     SUCCESS_STATUS,
     UNSCHEDULABLE_AND_UNRESOLVABLE,
     NodeInfo,
-    PreResult,
-    Snapshot,
     Status,
 )
 from kubeproof.model.scheduler.matching import taint_tolerated
+from kubeproof.model.scheduler.plugins.base import NoArgs, NoPreFilter
 
 __all__ = ["NodeUnschedulable"]
 
@@ -35,25 +32,11 @@ ERR_REASON = "node(s) were unschedulable"  # upstream: ErrReasonUnschedulable
 UNSCHEDULABLE_TAINT = Taint(key="node.kubernetes.io/unschedulable", effect="NoSchedule")
 
 
-def no_args(name: str, args: Mapping[str, Any]) -> None:
-    """Reject pluginConfig args for a plugin that takes none."""
-    if args:
-        raise KubeproofError(f"plugin {name} takes no args, got {', '.join(sorted(args))}")
-
-
 @dataclass(frozen=True, slots=True)
-class NodeUnschedulable:
+class NodeUnschedulable(NoArgs, NoPreFilter):
     """Filter only; no args."""
 
     name: ClassVar[str] = "NodeUnschedulable"
-
-    @classmethod
-    def from_args(cls, args: Mapping[str, Any]) -> NodeUnschedulable:
-        no_args(cls.name, args)
-        return cls()
-
-    def pre_filter(self, pod: Pod, snapshot: Snapshot) -> PreResult:
-        return PreResult()  # upstream has no PreFilter
 
     def feasible(self, state: Any, pod: Pod, node_info: NodeInfo) -> Any:
         # upstream: Filter: tolerating the taint also tolerates spec.unschedulable

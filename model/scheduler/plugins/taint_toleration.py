@@ -16,7 +16,7 @@ matching is ``matching.tolerates`` (the alpha Lt/Gt operators, gate off, never m
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -32,7 +32,7 @@ from kubeproof.model.scheduler.framework import (
     default_normalize_score,
 )
 from kubeproof.model.scheduler.matching import taint_tolerated, tolerates
-from kubeproof.model.scheduler.plugins.node_unschedulable import no_args
+from kubeproof.model.scheduler.plugins.base import NoArgs, NoPreFilter
 
 __all__ = ["TaintToleration"]
 
@@ -46,18 +46,10 @@ def _blocks(taint: Taint, tolerations: tuple[Toleration, ...]) -> Any:
 
 
 @dataclass(frozen=True, slots=True)
-class TaintToleration:
+class TaintToleration(NoArgs, NoPreFilter):
     """Filter and Score; no args."""
 
     name: ClassVar[str] = "TaintToleration"
-
-    @classmethod
-    def from_args(cls, args: Mapping[str, Any]) -> TaintToleration:
-        no_args(cls.name, args)
-        return cls()
-
-    def pre_filter(self, pod: Pod, snapshot: Snapshot) -> PreResult:
-        return PreResult()  # upstream has no PreFilter
 
     def feasible(self, state: Any, pod: Pod, node_info: NodeInfo) -> Any:
         tolerations = pod.spec.tolerations
