@@ -1,0 +1,9 @@
+"""Bug catalogue entries: scheduler."""
+
+from __future__ import annotations
+
+from kubeproof.properties.bugs import Bug
+
+__all__ = ["BUGS"]
+
+BUGS: tuple[Bug, ...] = ()

@@ -1,0 +1,9 @@
+"""Bug catalogue entries: still_upstream."""
+
+from __future__ import annotations
+
+from kubeproof.properties.bugs import Bug
+
+__all__ = ["BUGS"]
+
+BUGS: tuple[Bug, ...] = ()
