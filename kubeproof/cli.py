@@ -25,6 +25,7 @@ from kubeproof.model.errors import KubeproofError
 from kubeproof.model.manifests import is_namespaced, load_paths
 from kubeproof.model.objects import (
     Deployment,
+    EndpointSlice,
     FrozenMap,
     Lease,
     Namespace,
@@ -33,6 +34,7 @@ from kubeproof.model.objects import (
     Pod,
     PodSpec,
     ReplicaSet,
+    Service,
 )
 from kubeproof.model.quantity import Quantity
 from kubeproof.model.scheduler.profile import Profile, default_profile, profile_from_config
@@ -92,6 +94,22 @@ def describe(obj: Object) -> str:
         return f"Namespace {obj.metadata.name}"
     if isinstance(obj, Lease):
         return f"Lease {_where(obj, 'Lease')} holder={obj.spec.holder_identity or '-'}"
+    if isinstance(obj, Service):
+        s = obj.spec
+        ports = ",".join(
+            f"{p.port}/{p.protocol or 'TCP'}" + (f":{p.node_port}" if p.node_port else "")
+            for p in s.ports
+        )
+        selector = ",".join(f"{k}={v}" for k, v in s.selector.items())
+        return (
+            f"Service {_where(obj, 'Service')} type={s.type or 'ClusterIP'} "
+            f"selector={selector or '-'} ports={ports or '-'}"
+        )
+    if isinstance(obj, EndpointSlice):
+        return (
+            f"EndpointSlice {_where(obj, 'EndpointSlice')} addressType={obj.address_type} "
+            f"endpoints={len(obj.endpoints)} ports={len(obj.ports)}"
+        )
     return f"{obj.kind} {_where(obj, obj.kind)} (kept as is)"
 
 

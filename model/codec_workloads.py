@@ -237,7 +237,7 @@ def decode_namespace(f: Fields) -> Namespace:
     return Namespace(
         metadata=decode_meta(f.sub("metadata")),
         spec=NamespaceSpec(finalizers=spec.strings("finalizers")),
-        status=NamespaceStatus(phase=status.string("phase")),
+        status=NamespaceStatus(phase=status.string("phase"), conditions=decode_conditions(status)),
     )
 
 
@@ -249,6 +249,8 @@ def encode_namespace(ns: Namespace, base: dict) -> dict:
     put(base, "spec", spec, not spec and "spec" not in base)
     status = base_of(base, "status")
     put(status, "phase", ns.status.phase, not ns.status.phase)
+    conditions = encode_conditions(ns.status.conditions, status.get("conditions"))
+    put(status, "conditions", conditions, not conditions)
     put(base, "status", status, not status and "status" not in base)
     return base
 

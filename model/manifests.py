@@ -2,7 +2,8 @@
 to the model's objects and back.
 
 A typed kind is recognised by apiVersion and kind (Pod v1, Node v1, Deployment apps/v1,
-ReplicaSet apps/v1, Namespace v1, Lease coordination.k8s.io/v1); every other kind, including old
+ReplicaSet apps/v1, Namespace v1, Lease coordination.k8s.io/v1, Service v1, EndpointSlice
+discovery.k8s.io/v1); every other kind, including old
 apiVersions such as extensions/v1beta1 Deployment, becomes a GenericObject kept as is. Fields the
 model does not use are never an error and survive a dump; a wrong type in a field it uses, or a
 value the api-server's validation rejects, is a ManifestError naming file, document and path.
@@ -31,6 +32,12 @@ import yaml
 
 from kubeproof.model.codec import FieldDecodeError, Fields, child, decode_meta, encode_meta
 from kubeproof.model.codec_pods import decode_node, decode_pod, encode_node, encode_pod
+from kubeproof.model.codec_services import (
+    decode_endpoint_slice,
+    decode_service,
+    encode_endpoint_slice,
+    encode_service,
+)
 from kubeproof.model.codec_workloads import (
     decode_deployment,
     decode_lease,
@@ -44,6 +51,7 @@ from kubeproof.model.codec_workloads import (
 from kubeproof.model.errors import ManifestError
 from kubeproof.model.objects import (
     Deployment,
+    EndpointSlice,
     GenericObject,
     Lease,
     Namespace,
@@ -51,6 +59,7 @@ from kubeproof.model.objects import (
     Object,
     Pod,
     ReplicaSet,
+    Service,
     freeze,
     thaw,
 )
@@ -79,6 +88,12 @@ _TYPED: dict[tuple[str, str], tuple[type, Callable, Callable]] = {
     ("apps/v1", "ReplicaSet"): (ReplicaSet, decode_replica_set, encode_replica_set),
     ("v1", "Namespace"): (Namespace, decode_namespace, encode_namespace),
     ("coordination.k8s.io/v1", "Lease"): (Lease, decode_lease, encode_lease),
+    ("v1", "Service"): (Service, decode_service, encode_service),
+    ("discovery.k8s.io/v1", "EndpointSlice"): (
+        EndpointSlice,
+        decode_endpoint_slice,
+        encode_endpoint_slice,
+    ),
 }
 _ENCODERS = {cls: encode for cls, _, encode in _TYPED.values()}
 

@@ -12,7 +12,7 @@ equality), so that fields the model does not use survive a load and dump.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Iterator, Mapping
+from collections.abc import Hashable, ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -30,6 +30,10 @@ __all__ = [
     "DeploymentSpec",
     "DeploymentStatus",
     "DeploymentStrategy",
+    "Endpoint",
+    "EndpointConditions",
+    "EndpointPort",
+    "EndpointSlice",
     "FrozenMap",
     "GenericObject",
     "LabelSelector",
@@ -48,6 +52,7 @@ __all__ = [
     "NodeStatus",
     "Object",
     "ObjectMeta",
+    "ObjectReference",
     "OwnerReference",
     "Pod",
     "PodAffinity",
@@ -60,6 +65,9 @@ __all__ = [
     "ReplicaSetSpec",
     "ReplicaSetStatus",
     "RollingUpdateDeployment",
+    "Service",
+    "ServicePort",
+    "ServiceSpec",
     "Taint",
     "Toleration",
     "TopologySpreadConstraint",
@@ -91,13 +99,23 @@ class FrozenMap(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._items)
 
-    # Mapping's get and __contains__, answered by the dict directly (the scheduler calls them
-    # for every node; the mixins go through __getitem__ and an exception).
+    # Mapping's get, __contains__ and views, answered by the dict directly (the scheduler calls
+    # them for every node, the exhaustive search for every state; the mixins go through
+    # __getitem__ and an exception, or call __getitem__ for every entry).
     def get(self, key: str, default: Any = None) -> Any:
         return self._items.get(key, default)
 
     def __contains__(self, key: object) -> bool:
         return key in self._items
+
+    def keys(self) -> KeysView[str]:
+        return self._items.keys()
+
+    def items(self) -> ItemsView[str, Any]:
+        return self._items.items()
+
+    def values(self) -> ValuesView[Any]:
+        return self._items.values()
 
     def __hash__(self) -> int:
         if self._hash is None:
@@ -514,7 +532,11 @@ class NamespaceSpec:
 
 @dataclass(frozen=True, slots=True)
 class NamespaceStatus:
+    """The namespace controller reports on a deletion in ``conditions`` (NamespaceContentRemaining,
+    NamespaceFinalizersRemaining, NamespaceDeletionContentFailure, ...)."""
+
     phase: str = ""  # Active or Terminating
+    conditions: tuple[Condition, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -553,9 +575,111 @@ class Lease:
     raw: FrozenMap = field(default=EMPTY, compare=False, repr=False)
 
 
+# --- services and endpoint slices ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectReference:
+    """corev1.ObjectReference: what an endpoint stands for (its ``targetRef``, a Pod)."""
+
+    kind: str = ""
+    namespace: str = ""
+    name: str = ""
+    uid: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePort:
+    """``target_port`` is IntOrString (a number or a container port's name); ``node_port`` is 0
+    until the api-server allocates one (NodePort and LoadBalancer services)."""
+
+    port: int = 0
+    name: str = ""
+    protocol: str = ""  # TCP (the default), UDP or SCTP
+    target_port: int | str | None = None  # defaults to ``port``
+    node_port: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    """An empty ``selector`` is no selector: the EndpointSlice controller leaves such a Service
+    alone (etcd's protobuf encoding keeps no empty map, so ``{}`` and absent are one).
+    ``cluster_ip`` "None" makes the Service headless; the api-server allocates the rest."""
+
+    type: str = ""  # ClusterIP (the default), NodePort, LoadBalancer or ExternalName
+    selector: FrozenMap = EMPTY
+    ports: tuple[ServicePort, ...] = ()
+    cluster_ip: str = ""
+    cluster_ips: tuple[str, ...] = ()
+    external_ips: tuple[str, ...] = ()
+    external_name: str = ""
+    publish_not_ready_addresses: bool = False
+    external_traffic_policy: str = ""  # Cluster or Local; NodePort and LoadBalancer only
+    internal_traffic_policy: str | None = None  # Cluster or Local
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    KIND: ClassVar[str] = "Service"
+    API_VERSION: ClassVar[str] = "v1"
+    RESOURCE: ClassVar[str] = "services"
+    NAMESPACED: ClassVar[bool] = True
+
+    metadata: ObjectMeta = ObjectMeta()
+    spec: ServiceSpec = ServiceSpec()
+    raw: FrozenMap = field(default=EMPTY, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointConditions:
+    """Each is unset (None) when unknown: consumers read an unknown ready or serving as true
+    and an unknown terminating as false (discovery/v1 types.go)."""
+
+    ready: bool | None = None
+    serving: bool | None = None
+    terminating: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    addresses: tuple[str, ...] = ()
+    conditions: EndpointConditions = EndpointConditions()
+    hostname: str | None = None
+    target_ref: ObjectReference | None = None
+    node_name: str | None = None
+    zone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointPort:
+    """Every field is optional upstream; the api-server defaults name to "" and protocol to
+    TCP. An unset ``port`` means every port."""
+
+    name: str | None = None
+    protocol: str | None = None
+    port: int | None = None
+    app_protocol: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSlice:
+    """discovery.k8s.io/v1: no spec or status; the endpoints and ports are top-level fields."""
+
+    KIND: ClassVar[str] = "EndpointSlice"
+    API_VERSION: ClassVar[str] = "discovery.k8s.io/v1"
+    RESOURCE: ClassVar[str] = "endpointslices"
+    NAMESPACED: ClassVar[bool] = True
+
+    metadata: ObjectMeta = ObjectMeta()
+    address_type: str = ""  # IPv4, IPv6 or FQDN
+    endpoints: tuple[Endpoint, ...] = ()
+    ports: tuple[EndpointPort, ...] = ()
+    raw: FrozenMap = field(default=EMPTY, compare=False, repr=False)
+
+
 @dataclass(frozen=True, slots=True)
 class GenericObject:
-    """Any other kind (Service, ConfigMap, ...): its metadata typed, the rest of it kept frozen
+    """Any other kind (ConfigMap, StatefulSet, ...): its metadata typed, the rest of it kept frozen
     in ``body`` (the document without apiVersion, kind and metadata)."""
 
     api_version: str
@@ -565,10 +689,21 @@ class GenericObject:
     raw: FrozenMap = field(default=EMPTY, compare=False, repr=False)
 
 
-Object = Pod | Node | Deployment | ReplicaSet | Namespace | Lease | GenericObject
+Object = (
+    Pod
+    | Node
+    | Deployment
+    | ReplicaSet
+    | Namespace
+    | Lease
+    | Service
+    | EndpointSlice
+    | GenericObject
+)
 
 KINDS: Mapping[str, type] = FrozenMap(
-    (cls.KIND, cls) for cls in (Pod, Node, Deployment, ReplicaSet, Namespace, Lease)
+    (cls.KIND, cls)
+    for cls in (Pod, Node, Deployment, ReplicaSet, Namespace, Lease, Service, EndpointSlice)
 )
 
 

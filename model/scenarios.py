@@ -41,6 +41,7 @@ from kubeproof.model.apiserver.server import (
 from kubeproof.model.cluster import Guarded, State, initial_state
 from kubeproof.model.controllers.deployment import DeploymentController
 from kubeproof.model.controllers.garbagecollector import GarbageCollector
+from kubeproof.model.controllers.namespace import NamespaceController
 from kubeproof.model.controllers.nodelifecycle import NodeLifecycleController
 from kubeproof.model.controllers.protocol import Controller
 from kubeproof.model.controllers.replicaset import ReplicaSetController
@@ -193,8 +194,12 @@ def _app_pods(state: State, app: str, namespace: str = "default") -> list[Pod]:
 # --- building blocks -----------------------------------------------------------------------
 
 
-def builtin_controllers(nodes: Iterable[Node], seed: int = 0) -> tuple[Controller, ...]:
-    """One kubelet per node, then kube-controller-manager's controllers and the scheduler."""
+def builtin_controllers(
+    nodes: Iterable[Node], seed: int = 0, namespace_controller: bool = False
+) -> tuple[Controller, ...]:
+    """One kubelet per node, then kube-controller-manager's controllers and the scheduler.
+    The namespace controller only when asked (scenarios that delete a namespace): its informer
+    would add actions, and states, to every other scenario's search."""
     return (
         *(Kubelet(n) for n in nodes),
         DeploymentController(),
@@ -202,6 +207,7 @@ def builtin_controllers(nodes: Iterable[Node], seed: int = 0) -> tuple[Controlle
         GarbageCollector(),
         NodeLifecycleController(),
         TaintEvictionController(),
+        *((NamespaceController(),) if namespace_controller else ()),
         Scheduler(seed=seed),
     )
 

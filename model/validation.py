@@ -3,9 +3,10 @@
 Rules and messages follow upstream: pkg/apis/core/validation/validation.go (pods, nodes,
 namespaces), pkg/apis/apps/validation/validation.go (Deployments, ReplicaSets),
 pkg/apis/coordination/validation (Leases) and apimachinery's metav1 and util/validation (names,
-labels, selectors). Paths are manifest paths (``spec.template.spec.tolerations[1].operator``).
-A value upstream fills in by defaulting before it validates (an empty restartPolicy, strategy
-type or port protocol) is accepted here as its default.
+labels, selectors); Services and EndpointSlices have their own module, validation_services.py.
+Paths are manifest paths (``spec.template.spec.tolerations[1].operator``). A value upstream
+fills in by defaulting before it validates (an empty restartPolicy, strategy type or port
+protocol) is accepted here as its default.
 
 >>> from kubeproof.model.objects import ObjectMeta, Pod, PodSpec, Toleration, Container
 >>> pod = Pod(ObjectMeta(name="web"), PodSpec(containers=(Container("web", "nginx"),),
@@ -27,6 +28,7 @@ from kubeproof.model.objects import (
     Container,
     Deployment,
     DeploymentStrategy,
+    EndpointSlice,
     FrozenMap,
     GenericObject,
     LabelSelector,
@@ -42,6 +44,7 @@ from kubeproof.model.objects import (
     PodSpec,
     PodTemplateSpec,
     ReplicaSet,
+    Service,
     Toleration,
     TopologySpreadConstraint,
 )
@@ -829,6 +832,14 @@ def _update(obj: Object, old: Object) -> Errors:
         # An update that leaves uid empty keeps the stored one (rest.BeforeUpdate).
         if new_value != old_value and (attr != "uid" or new_value):
             yield _invalid(f"metadata.{attr}", new_value, "field is immutable")
+    if isinstance(obj, Service | EndpointSlice) and type(old) is type(obj):
+        from kubeproof.model.validation_services import (
+            endpoint_slice_update_errors,
+            service_update_errors,
+        )
+
+        rule = service_update_errors if isinstance(obj, Service) else endpoint_slice_update_errors
+        yield from rule(obj, old)
     workload = isinstance(obj, Deployment | ReplicaSet) and type(old) is type(obj)
     if workload and obj.spec.selector != old.spec.selector:
         yield _invalid("spec.selector", None, "field is immutable")
@@ -886,6 +897,11 @@ def _errors(obj: Object) -> Errors:
     elif isinstance(obj, Lease):
         yield from _meta(obj.metadata, is_dns1123_subdomain, True)
         yield from _lease(obj)
+    elif isinstance(obj, Service | EndpointSlice):
+        # imported here: validation_services builds on this module's helpers
+        from kubeproof.model.validation_services import endpoint_slice_errors, service_errors
+
+        yield from (service_errors if isinstance(obj, Service) else endpoint_slice_errors)(obj)
     elif isinstance(obj, GenericObject):
         # Each kind has its own name rule; every name must at least be a path segment.
         yield from _meta(obj.metadata, _path_segment_name, None)

@@ -52,7 +52,7 @@ def test_check_describes_generic_and_typed_kinds(
     )
     assert main(["manifests", "check", str(path)]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "Service default/web (kept as is)",
+        "Service default/web type=ClusterIP selector=- ports=80/TCP",
         "ClusterRole r (kept as is)",
         "Namespace shop",
         "Pod shop/web node=node-a containers=2 requests=cpu:250m,memory:128Mi tolerations=2",

@@ -31,6 +31,7 @@ from kubeproof.model.objects import (
     Node,
     Pod,
     ReplicaSet,
+    Service,
     thaw,
 )
 from kubeproof.model.quantity import parse_quantity
@@ -400,15 +401,15 @@ metadata: {name: old}
 spec: {replicas: "not checked: the model does not read this apiVersion"}
 ---
 apiVersion: v1
-kind: Service
+kind: ReplicationController
 metadata: {name: web, labels: {app: web}}
-spec: {ports: [{port: 80}], selector: {app: web}}
+spec: {replicas: 1, selector: {app: web}}
 """
-    old, service = load_text(text)
+    old, rc = load_text(text)
     assert isinstance(old, GenericObject) and old.kind == "Deployment"
-    assert isinstance(service, GenericObject) and service.metadata.labels["app"] == "web"
-    assert thaw(service.body)["spec"]["selector"] == {"app": "web"}
-    _assert_round_trip((old, service))
+    assert isinstance(rc, GenericObject) and rc.metadata.labels["app"] == "web"
+    assert thaw(rc.body)["spec"]["selector"] == {"app": "web"}
+    _assert_round_trip((old, rc))
 
 
 def test_unquoted_timestamps_stay_strings_in_generic_objects() -> None:
@@ -620,7 +621,7 @@ RULES = [
     ({**DEPLOYMENT, "kind": "ReplicaSet"}, "spec.replicas", -2, "spec.replicas: invalid value -2: must be greater than or equal to 0"),
     ({**DEPLOYMENT, "kind": "ReplicaSet"}, "spec.template.metadata.labels", {"app": "other"}, "spec.template.metadata.labels: `selector` does not match template `labels`"),
     ({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "l"}}, "spec.leaseDurationSeconds", 0, "spec.leaseDurationSeconds: invalid value 0: must be greater than 0"),
-    ({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}}, "metadata.name", "a/b", "metadata.name: invalid value \"a/b\": may not contain '/'"),
+    ({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "s"}}, "metadata.name", "a/b", "metadata.name: invalid value \"a/b\": may not contain '/'"),
 ]
 # fmt: on
 
@@ -742,7 +743,7 @@ def test_kubectl_get_json_list(tmp_path: Path) -> None:
     assert isinstance(pod, Pod) and pod.spec.node_name == "node-a"
     assert pod.metadata.owner_references[0].block_owner_deletion
     assert pod.status.phase == "Running" and pod.status.pod_ip == "10.0.0.5"
-    assert isinstance(service, GenericObject)
+    assert isinstance(service, Service) and service.spec.ports[0].port == 80
     _assert_round_trip((pod, service))
     assert to_manifest(pod)["metadata"]["managedFields"][0]["manager"] == "kube-controller-manager"
 

@@ -26,6 +26,7 @@ from kubeproof.model.objects import (
     Container,
     Deployment,
     DeploymentStrategy,
+    EndpointSlice,
     FrozenMap,
     GenericObject,
     Namespace,
@@ -36,9 +37,12 @@ from kubeproof.model.objects import (
     PodTemplateSpec,
     ReplicaSet,
     RollingUpdateDeployment,
+    Service,
+    ServiceSpec,
     Toleration,
 )
 from kubeproof.model.validation import FieldError, validate
+from kubeproof.model.validation_services import externally_accessible
 
 __all__ = [
     "Attributes",
@@ -152,6 +156,29 @@ def _default_container(c: Container, host_network: bool) -> Container:
     return replace(c, requests=requests, ports=ports)
 
 
+def _default_service_spec(svc: Service) -> ServiceSpec:
+    # upstream: core/v1 SetDefaults_Service
+    spec = svc.spec
+    spec = replace(
+        spec,
+        type=spec.type or "ClusterIP",
+        ports=tuple(
+            replace(
+                p,
+                protocol=p.protocol or "TCP",
+                target_port=p.port if p.target_port in (None, 0, "") else p.target_port,
+            )
+            for p in spec.ports
+        ),
+    )
+    if spec.type in ("ClusterIP", "NodePort", "LoadBalancer"):
+        internal = spec.internal_traffic_policy or "Cluster"
+        spec = replace(spec, internal_traffic_policy=internal)
+    if externally_accessible(svc) and not spec.external_traffic_policy:
+        spec = replace(spec, external_traffic_policy="Cluster")
+    return spec
+
+
 def _default_template(t: PodTemplateSpec) -> PodTemplateSpec:
     return replace(t, spec=_default_pod_spec(t.spec))
 
@@ -205,6 +232,14 @@ def with_defaults(obj: Object) -> Object:
         # upstream: core/v1 SetDefaults_Namespace
         labels = obj.metadata.labels.set("kubernetes.io/metadata.name", obj.metadata.name)
         return replace(obj, metadata=replace(obj.metadata, labels=labels))
+    if isinstance(obj, Service):
+        return replace(obj, spec=_default_service_spec(obj))
+    if isinstance(obj, EndpointSlice):
+        # upstream: discovery/v1 SetDefaults_EndpointPort
+        ports = tuple(
+            replace(p, name=p.name or "", protocol=p.protocol or "TCP") for p in obj.ports
+        )
+        return replace(obj, ports=ports)
     if isinstance(obj, Node) and not obj.status.allocatable and obj.status.capacity:
         # upstream: core/v1 SetDefaults_NodeStatus
         return replace(obj, status=replace(obj.status, allocatable=obj.status.capacity))

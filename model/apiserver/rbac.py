@@ -23,6 +23,9 @@ from kubeproof.model.objects import FrozenMap
 __all__ = [
     "ADMIN",
     "CONTROLLER_MANAGER",
+    "ENDPOINTSLICE_CONTROLLER",
+    "KUBE_PROXY",
+    "NAMESPACE_CONTROLLER",
     "ROLES",
     "SCHEDULER",
     "PolicyRule",
@@ -38,6 +41,16 @@ ADMIN = "kubernetes-admin"
 CONTROLLER_MANAGER = "system:kube-controller-manager"
 SCHEDULER = "system:kube-scheduler"
 NODE_PREFIX = "system:node:"
+KUBE_PROXY = "system:kube-proxy"  # upstream: user.KubeProxy
+# kubeadm runs kube-controller-manager with --use-service-account-credentials: each controller
+# below acts as its service account (the older ones share CONTROLLER_MANAGER here, see ROLES)
+ENDPOINTSLICE_CONTROLLER = "system:serviceaccount:kube-system:endpointslice-controller"
+NAMESPACE_CONTROLLER = "system:serviceaccount:kube-system:namespace-controller"
+SERVICE_ACCOUNT_GROUPS = (
+    "system:serviceaccounts",
+    "system:serviceaccounts:kube-system",
+    "system:authenticated",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +82,14 @@ def _rule(verbs: str, groups: str, resources: str, names: str = "") -> PolicyRul
 
 
 READ = "get list watch"
-CORE, APPS, COORD = "", "apps", "coordination.k8s.io"
+CORE, APPS, COORD, DISCOVERY = "", "apps", "coordination.k8s.io", "discovery.k8s.io"
+EVENTS = _rule("create update patch", CORE + ",events.k8s.io", "events")  # eventsRule()
 
 # upstream: bootstrappolicy/policy.go ClusterRoles() and controller_policy.go. Simplifications:
 # the controller manager is one identity holding the union of its own role and the roles of the
 # controllers the model runs (upstream runs each with its service account,
-# --use-service-account-credentials); rules for kinds the model never touches are left out.
+# --use-service-account-credentials); the endpointslice and namespace controllers, newer here,
+# do act as their service accounts. Rules for kinds the model never touches are left out.
 ROLES: FrozenMap = FrozenMap(
     {
         # cluster-admin, bound to the group system:masters
@@ -100,6 +115,26 @@ ROLES: FrozenMap = FrozenMap(
             _rule("create", APPS, "replicasets"),  # deployment-controller
             _rule("create", CORE, "pods"),  # replicaset-controller
             _rule("deletecollection", "*", "*"),  # namespace-controller
+        ),
+        # upstream: controller_policy.go, the roles of the controllers' service accounts
+        "system:controller:endpointslice-controller": (
+            _rule(READ, CORE, "services pods nodes"),
+            # to own slices with blockOwnerDeletion (OwnerReferencesPermissionEnforcement)
+            _rule("update", CORE, "services/finalizers"),
+            _rule("get list create update delete", DISCOVERY, "endpointslices"),
+            EVENTS,
+        ),
+        "system:controller:namespace-controller": (
+            _rule(READ + " delete", CORE, "namespaces"),
+            _rule("update", CORE, "namespaces/finalize namespaces/status"),
+            _rule("get list delete deletecollection", "*", "*"),
+        ),
+        # upstream: policy.go system:node-proxier (kube-proxy)
+        "system:node-proxier": (
+            _rule("list watch", CORE, "services endpoints"),
+            _rule(READ, CORE, "nodes"),
+            EVENTS,
+            _rule("list watch", DISCOVERY, "endpointslices"),
         ),
         # upstream: NodeRules(); enforced by the Node authorizer and NodeRestriction admission.
         "system:node": (
@@ -127,6 +162,9 @@ BINDINGS: tuple[tuple[str, str, str], ...] = (
     ("User", SCHEDULER, "system:kube-scheduler"),
     ("User", CONTROLLER_MANAGER, "system:kube-controller-manager"),
     ("Group", "system:nodes", "system:node"),
+    ("User", KUBE_PROXY, "system:node-proxier"),
+    ("User", ENDPOINTSLICE_CONTROLLER, "system:controller:endpointslice-controller"),
+    ("User", NAMESPACE_CONTROLLER, "system:controller:namespace-controller"),
     ("Group", "system:authenticated", "system:basic-user"),
 )
 
@@ -137,6 +175,7 @@ _GROUPS = FrozenMap(
     statefulsets=APPS,
     daemonsets=APPS,
     leases=COORD,
+    endpointslices=DISCOVERY,
     priorityclasses="scheduling.k8s.io",
     jobs="batch",
     cronjobs="batch",
@@ -161,12 +200,16 @@ def node_of(user: User) -> str | None:
 
 
 def default_users(nodes: Iterable[str] = ()) -> FrozenMap:
-    """The identities of a kubeadm cluster: the admin, scheduler, controller manager and one
+    """The identities of a kubeadm cluster: the admin, scheduler, controller manager (and the
+    service accounts of its endpointslice and namespace controllers), kube-proxy and one
     kubelet per node; name -> User."""
     users = [
         User(ADMIN, ("system:masters", "system:authenticated")),
         User(SCHEDULER),
         User(CONTROLLER_MANAGER),
+        User(ENDPOINTSLICE_CONTROLLER, SERVICE_ACCOUNT_GROUPS),
+        User(NAMESPACE_CONTROLLER, SERVICE_ACCOUNT_GROUPS),
+        User(KUBE_PROXY),
         *(User(kubelet_name(n), ("system:nodes", "system:authenticated")) for n in nodes),
     ]
     return FrozenMap((u.name, u) for u in users)

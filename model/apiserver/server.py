@@ -42,11 +42,13 @@ from kubeproof.model.apiserver.admission import (
     with_defaults,
 )
 from kubeproof.model.apiserver.rbac import User, authorize, default_users, node_of
+from kubeproof.model.apiserver.services import allocate, prepare_create, prepare_update
 from kubeproof.model.objects import (
     KINDS,
     Condition,
     Deployment,
     DeploymentStatus,
+    EndpointSlice,
     FrozenMap,
     GenericObject,
     Namespace,
@@ -58,6 +60,7 @@ from kubeproof.model.objects import (
     PodStatus,
     ReplicaSet,
     ReplicaSetStatus,
+    Service,
 )
 from kubeproof.model.validation import FieldError
 
@@ -109,7 +112,7 @@ class Request:
     ``resource_version`` is the list/watch parameter (an update carries its own in the body)."""
 
     user: str
-    verb: str  # create, get, list, update, delete, watch
+    verb: str  # create, get, list, update, delete, deletecollection, watch
     resource: str
     namespace: str = ""
     name: str = ""
@@ -299,6 +302,8 @@ def handle(state: ApiState, request: Request) -> tuple[ApiState, Response]:
         return _update(state, user, request)
     if verb == "delete" and not sub:
         return _delete_request(state, user, request)
+    if verb == "deletecollection" and not sub:
+        return _delete_collection(state, user, request)
     if verb == "watch" and not sub:
         from kubeproof.model.apiserver.watch import watch_events
 
@@ -373,9 +378,11 @@ def _prepare_for_create(obj: Object, uid: int, now: int) -> Object:
         resource_version="",
         deletion_timestamp=None,
         deletion_grace_period_seconds=None,
-        generation=1 if isinstance(obj, Pod | Deployment | ReplicaSet) else 0,
+        generation=1 if isinstance(obj, Pod | Deployment | ReplicaSet | EndpointSlice) else 0,
     )
     obj = replace(obj, metadata=meta)
+    if isinstance(obj, Service):
+        return prepare_create(obj)
     if isinstance(obj, Pod):
         conditions = ()
         if obj.spec.scheduling_gates:  # applySchedulingGatedCondition
@@ -418,6 +425,10 @@ def _create(state: ApiState, user: User, request: Request) -> tuple[ApiState, Re
         failure = invalid_status(prepared) or check(replace(attrs, obj=prepared), lookup)
         if failure is not None:
             return _fail(state, failure)
+        if isinstance(prepared, Service):  # the registry's BeginCreate: allocation
+            prepared = allocate(state.store, prepared)
+            if isinstance(prepared, Status):
+                return _fail(state, prepared)
         key = key_of(request.resource, request.namespace, prepared.metadata.name)
         existing = state.store.get(key)
         if existing is None:
@@ -469,6 +480,12 @@ def _prepare_for_update(new: Object, old: Object, subresource: str) -> Object:
         bump = new.spec != old.spec or new.metadata.annotations != old.metadata.annotations
     elif isinstance(old, Node):
         new = replace(new, status=old.status)
+    elif isinstance(old, Service):
+        new = prepare_update(new, old)
+    elif isinstance(old, EndpointSlice):  # endpointslice strategy.go: anything but metadata,
+        # or the labels, changed
+        content = (new.address_type, new.endpoints, new.ports, new.metadata.labels)
+        bump = content != (old.address_type, old.endpoints, old.ports, old.metadata.labels)
     elif isinstance(old, Namespace):
         new = replace(
             new, spec=replace(new.spec, finalizers=old.spec.finalizers), status=old.status
@@ -525,7 +542,7 @@ def _update(state: ApiState, user: User, request: Request) -> tuple[ApiState, Re
         return _fail(state, bad)
     sub = request.subresource
     if (sub == "finalize" and resource != "namespaces") or (
-        sub == "status" and resource == "leases"
+        sub == "status" and resource in ("leases", "endpointslices")
     ):
         return _fail(state, NO_ROUTE)
     old = read(state.store, resource, request.namespace, name)
@@ -556,9 +573,13 @@ def _update(state: ApiState, user: User, request: Request) -> tuple[ApiState, Re
     failure = invalid_status(new, old) or check(replace(attrs, obj=new), lookup)
     if failure is not None:
         return _fail(state, failure)
+    key = key_of(resource, request.namespace, name)
+    if isinstance(new, Service) and isinstance(old, Service):  # BeginUpdate: allocation
+        new = allocate(state.store, new, old, key)
+        if isinstance(new, Status):
+            return _fail(state, new)
     if new == old:  # upstream GuaranteedUpdate skips a write that changes nothing
         return state, Response(200, old)
-    key = key_of(resource, request.namespace, name)
     if _should_delete_during_update(new, old):
         return _delete(state, key, _mod(old)), Response(200, new)
     state, out = _put(state, key, new, _mod(old))
@@ -698,6 +719,25 @@ def _delete_request(state: ApiState, user: User, request: Request) -> tuple[ApiS
     if isinstance(obj, Namespace):
         return _delete_namespace(state, key, obj, policy)
     return _delete_object(state, key, obj, request.grace_period_seconds, policy)
+
+
+def _delete_collection(state: ApiState, user: User, request: Request) -> tuple[ApiState, Response]:
+    """store.go DeleteCollection: list the resource (in the namespace), then delete each listed
+    object with the request's options; the response lists what was deleted or marked.
+    Upstream deletes the items in parallel, each its own write; here they are one step, and a
+    failure on any item fails the whole request with the state unchanged."""
+    prefix = prefix_of(request.resource, request.namespace)
+    r = etcd.range_(state.store, prefix, etcd.prefix_end(prefix))
+    after, deleted = state, []
+    for kv in r.kvs:
+        item = replace(request, verb="delete", name=kv.value.metadata.name)
+        after, response = _delete_request(after, user, item)
+        if response.code == 404:  # gone meanwhile: not an error (DeleteCollection ignores it)
+            continue
+        if not response.ok:
+            return _fail(state, response.status)
+        deleted.append(response.object)
+    return after, Response(200, None, tuple(deleted), str(after.store.revision))
 
 
 def _delete_object(state: ApiState, key: str, obj: Object, grace: int | None, policy: str | None):

@@ -55,6 +55,7 @@ from kubeproof.model.objects import (
     GenericObject,
     Node,
     Pod,
+    Service,
     object_key,
 )
 from kubeproof.model.scheduler.cycle import Decision, schedule_one
@@ -269,7 +270,9 @@ class Scheduler:
                 pods.setdefault(pod.spec.node_name, []).append(pod)
         nodes = tuple(NodeInfo(n, tuple(pods.get(n.metadata.name, ()))) for n in view.list("nodes"))
         services = tuple(
-            s for s in view.list("services") if isinstance(s, GenericObject) and s.kind == "Service"
+            s
+            for s in view.list("services")
+            if isinstance(s, Service) or (isinstance(s, GenericObject) and s.kind == "Service")
         )
         workloads = services + view.list("replicasets")
         return Snapshot(nodes, view.list("namespaces"), workloads)

@@ -29,6 +29,7 @@ from kubeproof.model.objects import (
     Object,
     Pod,
     ReplicaSet,
+    Service,
 )
 from kubeproof.model.scheduler.cycle import Decision, EquivalenceCache, assume, schedule_one
 from kubeproof.model.scheduler.framework import NodeInfo, Snapshot
@@ -99,7 +100,9 @@ def cluster_from_objects(
     )
     namespaces = tuple(o for o in objects if isinstance(o, Namespace))
     workloads = tuple(
-        o for o in objects if isinstance(o, GenericObject) and o.kind in _WORKLOAD_KINDS
+        o
+        for o in objects
+        if isinstance(o, Service) or (isinstance(o, GenericObject) and o.kind in _WORKLOAD_KINDS)
     ) + tuple(rs for rs in map(_replicaset, objects) if rs is not None)
     names = {n for n in scheduler_names} | ({""} if DEFAULT_SCHEDULER in scheduler_names else set())
     pending = [pod for obj in objects for pod in pending_pods(obj)]

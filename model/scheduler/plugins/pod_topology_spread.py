@@ -13,7 +13,7 @@ here too (idempotent with the api-server's merge).
 
 Default constraints (pods without any constraint): ``defaultingType: System`` gives hostname/3 and
 zone/5, ``List`` gives ``defaultConstraints``; their selector is upstream's DefaultSelector over
-``Snapshot.workloads``: Services (GenericObject, ``spec.selector``) in the pod's namespace that
+``Snapshot.workloads``: Services (``spec.selector``) in the pod's namespace that
 select the pod, and the pod's controlling ReplicationController, ReplicaSet or StatefulSet.
 
 What may be symbolic: ``feasible`` and ``score`` read the node's labels through the logic
@@ -68,6 +68,7 @@ from kubeproof.model.objects import (
     LabelSelectorRequirement,
     Pod,
     ReplicaSet,
+    Service,
     TopologySpreadConstraint,
 )
 from kubeproof.model.scheduler.framework import (
@@ -235,7 +236,10 @@ def _default_selector(pod: Pod, workloads: Sequence[Any]) -> LabelSelector:
     for svc in same_ns:
         if _kind(svc) != ("v1", "Service"):
             continue
-        chosen = (svc.body.get("spec") or FrozenMap()).get("selector")
+        if isinstance(svc, Service):  # an empty selector is none (GetPodServices skips it)
+            chosen = svc.spec.selector or None
+        else:
+            chosen = (svc.body.get("spec") or FrozenMap()).get("selector")
         if chosen is not None and all(meta.labels.get(k) == v for k, v in chosen.items()):
             match.update(chosen)
     owner = next((r for r in meta.owner_references if r.controller), None)
