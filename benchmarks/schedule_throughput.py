@@ -19,6 +19,12 @@ of the run, which other load disturbs less.
 Usage::
 
     python benchmarks/schedule_throughput.py --nodes 1000 5000 --pods 200 --runs 5
+
+``--write-only`` writes the manifests (under ``--work``) and prints their directory, for timing
+the command by hand::
+
+    python benchmarks/schedule_throughput.py --nodes 1000 --pods 200 --write-only --work /tmp/b
+    time kubeproof schedule /tmp/b/n1000-p200 > /dev/null
 """
 
 from __future__ import annotations
@@ -127,7 +133,7 @@ def _median(runs: list[dict], key: str) -> float:
 def measure(nodes: int, pods: int, runs: int, modes: list[str], work: Path, fmt: str) -> dict:
     nodes_path, deploy_path = write_cluster(work / f"n{nodes}-p{pods}", nodes, pods)
     paths = [str(nodes_path), str(deploy_path)]
-    out = work / f"n{nodes}-p{pods}" / f"out.{fmt}"
+    out = work / f"n{nodes}-p{pods}.out.{fmt}"  # beside the manifests: not read as one
     result: dict = {"nodes": nodes, "pods": pods, "runs": runs, "format": fmt}
     if "inprocess" in modes:
         samples = [run_inprocess(paths, out, fmt) for _ in range(runs)]
@@ -186,11 +192,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--work", type=Path, help="where to write the manifests and output")
     parser.add_argument("--json", type=Path, help="also write the results here as JSON")
+    parser.add_argument(
+        "--write-only", action="store_true", help="write the manifests, print where, and stop"
+    )
     args = parser.parse_args(argv)
     pods = args.pods if len(args.pods) == len(args.nodes) else args.pods[:1] * len(args.nodes)
     work = args.work or Path(tempfile.mkdtemp(prefix="kubeproof-bench-"))
     results = []
     for nodes, count in zip(args.nodes, pods, strict=True):
+        if args.write_only:
+            print(write_cluster(work / f"n{nodes}-p{count}", nodes, count)[0].parent)
+            continue
         result = measure(nodes, count, args.runs, args.mode, work, args.format)
         print(_line(result), flush=True)
         results.append(result)

@@ -12,11 +12,13 @@ The JSON form, one object for the whole run::
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 from kubeproof.model.objects import object_key
 from kubeproof.model.scheduler.cycle import Decision, NodeEvaluation
+from kubeproof.model.scheduler.evaluation import NodeEvaluations
 
 __all__ = ["decision_json", "decision_lines", "decisions_json", "group_label"]
 
@@ -65,8 +67,11 @@ def _node_line(node: NodeEvaluation, label: str, width: int) -> str:
     return line
 
 
-def _groups(nodes: tuple[NodeEvaluation, ...]) -> list[list[NodeEvaluation]]:
-    """The nodes grouped by equal evaluation (filter statuses and scores), in node order."""
+def _groups(nodes: Sequence[NodeEvaluation]) -> list[tuple[NodeEvaluation, Sequence[str]]]:
+    """The nodes grouped by equal evaluation (filter statuses and scores), in node order: each
+    group's first node's evaluation and the names in it."""
+    if isinstance(nodes, NodeEvaluations):
+        return nodes.groups()
     # The cycle shares one filters tuple and one scores tuple between equivalent nodes, so
     # grouping by identity first leaves few groups to compare by value.
     by_identity: dict[tuple[int, int], list[int]] = {}
@@ -77,10 +82,10 @@ def _groups(nodes: tuple[NodeEvaluation, ...]) -> list[list[NodeEvaluation]]:
         first = nodes[indices[0]]
         by_value.setdefault((first.filters, first.scores), []).extend(indices)
     groups = sorted(by_value.values(), key=lambda indices: indices[0])
-    return [[nodes[i] for i in sorted(indices)] for indices in groups]
+    return [(nodes[min(g)], [nodes[i].name for i in sorted(g)]) for g in groups]
 
 
-def group_label(names: list[str], selected: str | None = None, shown: int = 3) -> str:
+def group_label(names: Sequence[str], selected: str | None = None, shown: int = 3) -> str:
     """Names of a group of nodes, the selected one first, the rest counted past ``shown``.
 
     >>> group_label(["a", "b", "c", "d", "e"], selected="d")
@@ -88,11 +93,15 @@ def group_label(names: list[str], selected: str | None = None, shown: int = 3) -
     >>> group_label(["a", "b"]), group_label(["a"])
     ('a and b', 'a')
     """
-    if selected in names:
-        names = [selected] + [n for n in names if n != selected]
-    if len(names) <= shown:
-        return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-    return f"{', '.join(names[:shown])} and {len(names) - shown} more"
+    if selected is not None and selected in names:
+        others = (name for name in names if name != selected)
+        first = [selected, *itertools.islice(others, shown)]
+        count = 1 + len(names) - names.count(selected)
+    else:
+        first, count = list(names[:shown]), len(names)
+    if count <= shown:
+        return first[0] if count == 1 else f"{', '.join(first[:-1])} and {first[-1]}"
+    return f"{', '.join(first[:shown])} and {count - shown} more"
 
 
 def decision_lines(decision: Decision) -> Iterator[str]:
@@ -103,7 +112,7 @@ def decision_lines(decision: Decision) -> Iterator[str]:
     target = decision.selected or "unschedulable"
     yield f"{object_key(decision.pod)} -> {target}: {decision.message}"
     groups = _groups(decision.nodes)
-    labels = [group_label([n.name for n in group], decision.selected) for group in groups]
+    labels = [group_label(names, decision.selected) for _, names in groups]
     width = max((len(label) for label in labels), default=0)
-    for group, label in zip(groups, labels, strict=True):
-        yield _node_line(group[0], label, width)
+    for (first, _), label in zip(groups, labels, strict=True):
+        yield _node_line(first, label, width)

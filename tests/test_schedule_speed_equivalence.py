@@ -1,11 +1,16 @@
-"""The scheduling cycle with equivalence classes decides exactly as the plain one.
+"""The faster scheduling cycles decide exactly as the plain one.
 
-``schedule_one(equivalence=True)`` (the default) evaluates each plugin once per class of nodes
-with equal signatures and memoizes signatures on NodeInfos from one pod to the next;
-``equivalence=False`` runs every plugin on every node. On random small clusters, built from
-small pools of labels, taints, sizes and images so that many nodes are alike, both must give the
-same decisions: every node's every Status, raw, normalized and weighted score, total, the
-selected node and the message, pod after pod (each placement assumed before the next).
+Three ways to run a cycle: ``equivalence=False`` runs every plugin on every node (the
+reference); ``schedule_one`` with equivalence classes evaluates each plugin once per class of
+nodes with equal signatures; ``schedule_all`` runs its cycles with an ``IncrementalScheduler``,
+which also keeps the classes from one pod to the next (re-signing only the node a pod was
+assumed onto), normalizes one raw score per class, carries node sums across assumed pods and
+builds each node's evaluation only when read. On random small clusters, built from small pools
+of labels, taints, sizes and images so that many nodes are alike, and with pending pods that
+are replicas of a few templates (as a Deployment's are), every way must give the same
+decisions: every node's every Status (reasons included), raw, normalized and weighted score,
+total, the selected node and the message, pod after pod (each placement assumed before the
+next), and the same JSON and text.
 """
 
 from __future__ import annotations
@@ -43,8 +48,15 @@ from kubeproof.model.objects import (
     WeightedPodAffinityTerm,
 )
 from kubeproof.model.quantity import parse_quantity as q
-from kubeproof.model.scheduler.cycle import schedule_one
-from kubeproof.model.scheduler.framework import NodeInfo, Snapshot
+from kubeproof.model.scheduler.cycle import assume, schedule_one
+from kubeproof.model.scheduler.framework import FeasibleNodes, NodeInfo, Snapshot
+from kubeproof.model.scheduler.incremental import IncrementalScheduler
+from kubeproof.model.scheduler.plugins.balanced_allocation import NodeResourcesBalancedAllocation
+from kubeproof.model.scheduler.plugins.image_locality import ImageLocality
+from kubeproof.model.scheduler.plugins.inter_pod_affinity import InterPodAffinity
+from kubeproof.model.scheduler.plugins.node_affinity import NodeAffinity as NodeAffinityPlugin
+from kubeproof.model.scheduler.plugins.node_resources_fit import NodeResourcesFit
+from kubeproof.model.scheduler.plugins.taint_toleration import TaintToleration
 from kubeproof.model.scheduler.profile import default_profile
 from kubeproof.model.scheduler.simulate import Cluster, schedule_all
 from kubeproof.report_schedule import decision_json, decision_lines
@@ -86,8 +98,8 @@ def maybe(strategy):
 
 
 @st.composite
-def nodes(draw):
-    count = draw(st.integers(1, 8))
+def nodes(draw, max_count=8):
+    count = draw(st.integers(1, max_count))
     out = []
     for i in range(count):
         name = f"n{i}"
@@ -214,8 +226,9 @@ def pods(draw, name, node_names=()):
 
 
 @st.composite
-def clusters(draw):
-    node_list = draw(nodes())
+def snapshots(draw, max_nodes=8):
+    """Nodes with a few pods already bound, and maybe the Service selecting ``app=web``."""
+    node_list = draw(nodes(max_nodes))
     names = tuple(n.metadata.name for n in node_list)
     bound: dict[str, list[Pod]] = {name: [] for name in names}
     for i in range(draw(st.integers(0, 6))):
@@ -224,27 +237,169 @@ def clusters(draw):
         bound[where].append(replace(pod, spec=replace(pod.spec, node_name=where)))
     infos = tuple(NodeInfo(node, tuple(bound[node.metadata.name])) for node in node_list)
     workloads = (SERVICE,) if draw(st.booleans()) else ()
+    return Snapshot(infos, (), workloads)
+
+
+@st.composite
+def clusters(draw):
+    snapshot = draw(snapshots())
+    names = tuple(info.name for info in snapshot.nodes)
     pending = tuple(draw(pods(f"new{i}", names)) for i in range(draw(st.integers(1, 5))))
-    return Cluster(Snapshot(infos, (), workloads), pending)
+    return Cluster(snapshot, pending)
+
+
+@st.composite
+def replica_clusters(draw):
+    """Pending pods that are replicas of one to three templates (equal specs, their own
+    names), interleaved: consecutive cycles share their signature keys."""
+    snapshot = draw(snapshots(max_nodes=12))
+    names = tuple(info.name for info in snapshot.nodes)
+    templates = [draw(pods(f"t{i}", names)) for i in range(draw(st.integers(1, 3)))]
+    order = draw(st.lists(st.integers(0, len(templates) - 1), min_size=1, max_size=14))
+    pending = tuple(
+        replace(templates[t], metadata=replace(templates[t].metadata, name=f"t{t}-{j}"))
+        for j, t in enumerate(order)
+    )
+    return Cluster(snapshot, pending)
+
+
+def assert_same_decisions(fast_run, plain_run):
+    fast_run, plain_run = list(fast_run), list(plain_run)
+    assert len(fast_run) == len(plain_run)
+    for fast, slow in zip(fast_run, plain_run, strict=True):
+        assert fast.selected == slow.selected
+        assert fast.message == slow.message
+        assert [n.name for n in fast.nodes] == [n.name for n in slow.nodes]
+        for a, b in zip(fast.nodes, slow.nodes, strict=True):
+            assert a.filters == b.filters, a.name  # codes and reason strings, per plugin
+            assert a.scores == b.scores, a.name  # raw, normalized and weighted, per plugin
+            assert a.total == b.total and a.feasible == b.feasible
+        assert fast == slow and hash(fast) == hash(slow)
+        assert decision_json(fast) == decision_json(slow)
+        assert list(decision_lines(fast)) == list(decision_lines(slow))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(clusters(), st.sampled_from(PROFILES), st.booleans(), st.integers(0, 3))
 def test_equivalence_classes_decide_as_every_node_evaluation(cluster, profile, score_all, seed):
-    cached = list(schedule_all(profile, cluster, seed=seed, score_all=score_all))
-    plain = list(schedule_all(profile, cluster, seed=seed, score_all=score_all, equivalence=False))
-    assert len(cached) == len(plain)
-    for fast, slow in zip(cached, plain, strict=True):
-        assert fast.selected == slow.selected
-        assert fast.message == slow.message
-        assert [n.name for n in fast.nodes] == [n.name for n in slow.nodes]
-        for a, b in zip(fast.nodes, slow.nodes, strict=True):
-            assert a.filters == b.filters, a.name
-            assert a.scores == b.scores, a.name  # raw, normalized and weighted, per plugin
-            assert a.total == b.total and a.feasible == b.feasible
-        assert fast == slow
-        assert decision_json(fast) == decision_json(slow)
-        assert list(decision_lines(fast)) == list(decision_lines(slow))
+    assert_same_decisions(
+        schedule_all(profile, cluster, seed=seed, score_all=score_all),
+        schedule_all(profile, cluster, seed=seed, score_all=score_all, equivalence=False),
+    )
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(replica_clusters(), st.sampled_from(PROFILES), st.integers(0, 3))
+def test_an_incremental_run_of_replicas_decides_as_every_node_evaluation(cluster, profile, seed):
+    assert_same_decisions(
+        schedule_all(profile, cluster, seed=seed),
+        schedule_all(profile, cluster, seed=seed, equivalence=False),
+    )
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(replica_clusters(), st.sampled_from(PROFILES), st.integers(0, 3))
+def test_one_cycle_with_classes_decides_as_every_node_evaluation(cluster, profile, seed):
+    """``schedule_one`` with equivalence classes (no state kept between pods), on every
+    snapshot the plain run passes through."""
+    snapshot = cluster.snapshot
+    for pod in cluster.pending:
+        plain = schedule_one(profile, pod, snapshot, seed=seed, equivalence=False)
+        assert_same_decisions([schedule_one(profile, pod, snapshot, seed=seed)], [plain])
+        if plain.selected is not None:
+            snapshot = assume(snapshot, pod, plain.selected)
+
+
+def pods_per_zone(info, key):
+    return {info.node.metadata.labels.get(key, ""): len(info.pods)}
+
+
+def apps_of_pods(info):
+    apps: dict = {}
+    for pod in info.pods:
+        app = pod.metadata.labels.get("app")
+        apps[app] = apps.get(app, 0) + 1
+    return apps
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(replica_clusters(), st.data())
+def test_node_sums_carried_across_assumed_pods_equal_sums_made_afresh(cluster, data):
+    """Read on some snapshots only, so that a sum left unread for a while is dropped and made
+    afresh when read again."""
+    run = IncrementalScheduler(cluster.snapshot)
+    names = [info.name for info in cluster.snapshot.nodes]
+    sums = ((pods_per_zone, ZONE), (pods_per_zone, HOST), (apps_of_pods,))
+    for pod in cluster.pending * 2:
+        run.assume(pod, data.draw(st.sampled_from(names)))
+        fresh = Snapshot(run.snapshot.nodes, run.snapshot.namespaces, run.snapshot.workloads)
+        for fn, *args in sums:
+            if data.draw(st.integers(0, 3)) == 0:
+                assert run.snapshot.node_sum(fn, *args) == fresh.node_sum(fn, *args)
+
+
+SCORE_PLUGINS = tuple({plugin for profile in PROFILES for plugin, _ in profile.scores})
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(clusters(), st.data())
+def test_pre_score_reads_node_sums_as_it_reads_every_node(cluster, data):
+    """Given FeasibleNodes (what the incremental cycle passes), PodTopologySpread and
+    ImageLocality take their counts from node sums less the excluded nodes: the same state."""
+    snapshot = cluster.snapshot
+    for pod in cluster.pending:
+        keep = data.draw(st.lists(st.booleans(), min_size=len(snapshot.nodes)))
+        feasible = [info for info, k in zip(snapshot.nodes, keep, strict=False) if k]
+        excluded = [info for info in snapshot.nodes if info not in feasible]
+        for plugin in SCORE_PLUGINS:
+            summed = plugin.pre_score(pod, snapshot, FeasibleNodes(feasible, excluded))
+            assert summed == plugin.pre_score(pod, snapshot, feasible), plugin.name
+
+
+class EveryPodHasTerms(Snapshot):
+    """A snapshot whose node sums claim pods with (anti-)affinity everywhere."""
+
+    def node_sum(self, fn, *args):
+        return {"pods": 1}
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(clusters())
+def test_inter_pod_affinity_skips_as_walking_every_pod_would(cluster):
+    """InterPodAffinity skips the walk over every node's pods when its node sums find no pod
+    with terms (and the pod has none): the same result as the walk."""
+    snapshot = cluster.snapshot
+    walking = EveryPodHasTerms(snapshot.nodes, snapshot.namespaces, snapshot.workloads)
+    for pod in cluster.pending:
+        for plugin in (InterPodAffinity(), InterPodAffinity(0), InterPodAffinity(1, True)):
+            assert plugin.pre_filter(pod, snapshot) == plugin.pre_filter(pod, walking)
+            feasible = snapshot.nodes
+            assert plugin.pre_score(pod, snapshot, feasible) == plugin.pre_score(
+                pod, walking, feasible
+            )
+
+
+BY_VALUE = (
+    TaintToleration(),
+    NodeAffinityPlugin(),
+    InterPodAffinity(),
+    NodeResourcesFit(),
+    NodeResourcesBalancedAllocation(),
+    ImageLocality(),
+)
+
+
+@given(
+    st.lists(st.tuples(st.integers(-50, 100), st.integers(1, 4)), min_size=1, max_size=6),
+    st.sampled_from(BY_VALUE),
+)
+def test_normalizing_one_score_per_class_gives_every_node_its_score(classes, plugin):
+    if not isinstance(plugin, InterPodAffinity):  # the others' raw scores are never negative
+        classes = [(abs(raw), size) for raw, size in classes]
+    column = [raw for raw, size in classes for _ in range(size)]
+    per_class = plugin.normalize_classes(None, None, [None] * len(classes), [r for r, _ in classes])
+    expanded = [n for n, (_, size) in zip(per_class, classes, strict=True) for _ in range(size)]
+    assert list(plugin.normalize(None, None, column)) == expanded
 
 
 def test_many_identical_nodes_share_one_evaluation_and_one_text_line():

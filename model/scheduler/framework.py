@@ -23,6 +23,19 @@ tell apart, and runs it once per group; a plugin without these methods runs on e
 - ``node_signature(key, node_info)`` is everything ``filter`` and ``score`` read of the node,
   as a hashable, computed from the key and the node alone. The contract: two nodes with equal
   signatures get equal filter Statuses and equal raw scores for that pod and state.
+- ``normalize_classes(state, pod, infos, scores)`` is ``normalize`` over classes of equivalent
+  feasible nodes: ``infos[i]`` stands for every node of one class (equal signatures) and
+  ``scores[i]`` is their raw score; entry ``i`` of the result must be what ``normalize`` over
+  all the feasible nodes gives each of those nodes, whatever the classes' sizes
+  (``plugins.base.NormalizedByValue`` where NormalizeScore reads only the set of scores).
+
+The incremental cycle (``incremental``) passes ``pre_score`` its feasible nodes as
+``FeasibleNodes``, which also hold the snapshot's other nodes: a plugin may then take a count
+over the feasible nodes from a ``Snapshot.node_sum`` (carried from one snapshot to the next as
+pods are assumed) less the excluded nodes' share. Other callers pass a plain sequence, so
+the plugin counts node by node there, and the two are tested against each other.
+(InterPodAffinity asks node sums, on any snapshot, whether any pod has terms at all, as
+upstream keeps the lists of nodes with such pods.)
 
 What may be symbolic: strings (names, label keys and values, taint and toleration fields) and
 integers (resource amounts, counts, ports). What is always concrete: the shape (how many
@@ -54,6 +67,7 @@ __all__ = [
     "SUCCESS_STATUS",
     "UNSCHEDULABLE",
     "UNSCHEDULABLE_AND_UNRESOLVABLE",
+    "FeasibleNodes",
     "FilterPlugin",
     "NodeInfo",
     "PreResult",
@@ -142,6 +156,51 @@ class Snapshot:
     namespaces: tuple[Namespace, ...] = ()
     workloads: tuple[Any, ...] = ()
 
+    def node_sum(self, fn: Callable[..., Mapping[Any, int]], *args: Any) -> Mapping[Any, int]:
+        """The sum over the nodes of ``fn(info, *args)``, mappings of ints added key by key (a
+        key whose sum is 0 is left out); ``fn`` must read only the NodeInfo and the (hashable,
+        concrete) ``args``.
+
+        Remembered on the snapshot; a snapshot made from this one by ``with_node_infos``
+        starts from this sum and corrects it for the replaced NodeInfos only, so a sum a
+        plugin reads for every pod costs the nodes the previous pods were assumed onto.
+        """
+        sums = self.__dict__.get("_sums")
+        if sums is None:
+            sums = {}
+            object.__setattr__(self, "_sums", sums)
+        key = (fn, args)
+        entry = sums.get(key)
+        if entry is None:
+            entry = sums[key] = [{}, 0]
+            for info in self.nodes:
+                _add_into(entry[0], fn(info, *args), 1)
+        entry[1] = 0
+        return entry[0]
+
+    def with_node_infos(self, changed: Mapping[int, NodeInfo]) -> Snapshot:
+        """This snapshot with the NodeInfos at the indices of ``changed`` replaced (as an
+        assumed pod replaces its node's), its ``node_sum``s carried over: each corrected by the
+        replaced NodeInfos' shares, old out and new in."""
+        nodes = list(self.nodes)
+        for index, info in changed.items():
+            nodes[index] = info
+        new = Snapshot(tuple(nodes), self.namespaces, self.workloads)
+        carried = {}
+        for (fn, args), (total, idle) in (self.__dict__.get("_sums") or {}).items():
+            if idle >= _SUM_IDLE_LIMIT:
+                continue  # a sum no cycle read lately is no longer kept up to date
+            delta: dict[Any, int] = {}
+            for index, info in changed.items():
+                _add_into(delta, fn(self.nodes[index], *args), -1)
+                _add_into(delta, fn(info, *args), 1)
+            total = dict(total)
+            _add_into(total, delta, 1)
+            carried[(fn, args)] = [total, idle + 1]
+        if carried:
+            object.__setattr__(new, "_sums", carried)
+        return new
+
     def node(self, name: str) -> NodeInfo | None:
         """The NodeInfo of the node named ``name``, if any (the first, for a repeated name)."""
         # An index built on first use and kept in the instance __dict__ (not a field): the
@@ -153,6 +212,32 @@ class Snapshot:
                 index.setdefault(info.name, info)
             object.__setattr__(self, "_by_name", index)
         return index.get(name)
+
+
+_SUM_IDLE_LIMIT = 8  # snapshots a node_sum is carried through without being read
+
+
+def _add_into(total: dict[Any, int], amounts: Mapping[Any, int], sign: int) -> None:
+    for key, amount in amounts.items():
+        value = total.get(key, 0) + sign * amount
+        if value:
+            total[key] = value
+        else:
+            total.pop(key, None)
+
+
+class FeasibleNodes(tuple):
+    """The feasible NodeInfos (a tuple, in snapshot order) that also hold the snapshot's other
+    nodes, ``excluded``: what the incremental cycle gives ``pre_score``, so that a plugin can
+    take what it counts over the feasible nodes from a ``Snapshot.node_sum`` less the excluded
+    nodes' share, rather than visit every node."""
+
+    excluded: tuple[NodeInfo, ...]
+
+    def __new__(cls, infos: Sequence[NodeInfo], excluded: Sequence[NodeInfo]) -> FeasibleNodes:
+        self = super().__new__(cls, infos)
+        self.excluded = tuple(excluded)
+        return self
 
 
 @runtime_checkable

@@ -31,8 +31,9 @@ from kubeproof.model.objects import (
     ReplicaSet,
     Service,
 )
-from kubeproof.model.scheduler.cycle import Decision, EquivalenceCache, assume, schedule_one
+from kubeproof.model.scheduler.cycle import Decision, assume, schedule_one
 from kubeproof.model.scheduler.framework import NodeInfo, Snapshot
+from kubeproof.model.scheduler.incremental import IncrementalScheduler
 from kubeproof.model.scheduler.profile import DEFAULT_SCHEDULER, Profile
 from kubeproof.model.workloads import new_replicaset, pods_for_replicaset
 
@@ -93,11 +94,11 @@ def cluster_from_objects(
     objects of kinds the scheduler ignores are skipped."""
     objects = list(objects)
     nodes = [o for o in objects if isinstance(o, Node)]
-    bound = [o for o in objects if isinstance(o, Pod) and o.spec.node_name]
-    infos = tuple(
-        NodeInfo(node, tuple(p for p in bound if p.spec.node_name == node.metadata.name))
-        for node in nodes
-    )
+    bound: dict[str, list[Pod]] = {}
+    for o in objects:
+        if isinstance(o, Pod) and o.spec.node_name:
+            bound.setdefault(o.spec.node_name, []).append(o)
+    infos = tuple(NodeInfo(node, tuple(bound.get(node.metadata.name, ()))) for node in nodes)
     namespaces = tuple(o for o in objects if isinstance(o, Namespace))
     workloads = tuple(
         o
@@ -124,12 +125,12 @@ def schedule_all(
     when it has none).
 
     A pod with scheduling gates is not attempted: the queue's PreEnqueue keeps it waiting.
-    ``equivalence`` as in ``schedule_one``; one cache serves the whole run.
+    ``equivalence`` runs the cycles with an ``IncrementalScheduler`` (classes of equivalent
+    nodes, kept from one pod to the next); without it every plugin runs on every node.
     """
-    cache = EquivalenceCache()
     profiles = (profiles,) if isinstance(profiles, Profile) else tuple(profiles)
     by_name = {p.scheduler_name: p for p in profiles}
-    snapshot = cluster.snapshot
+    run = IncrementalScheduler(cluster.snapshot) if equivalence else _EveryNode(cluster.snapshot)
     for pod in cluster.pending:
         profile = by_name.get(pod.spec.scheduler_name, profiles[0])
         if pod.spec.scheduling_gates:
@@ -137,15 +138,24 @@ def schedule_all(
             # condition's message while gated
             yield Decision(pod, None, "Scheduling is blocked due to non-empty scheduling gates", ())
             continue
-        decision = schedule_one(
-            profile,
-            pod,
-            snapshot,
-            seed=seed,
-            score_all=score_all,
-            equivalence=equivalence,
-            cache=cache,
-        )
+        decision = run.decide(profile, pod, seed=seed, score_all=score_all)
         if decision.selected is not None:
-            snapshot = assume(snapshot, pod, decision.selected)
+            run.assume(pod, decision.selected)
         yield decision
+
+
+class _EveryNode:
+    """The reference run: every plugin on every node, each snapshot made afresh."""
+
+    __slots__ = ("snapshot",)
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+
+    def decide(self, profile: Profile, pod: Pod, *, seed: int, score_all: bool) -> Decision:
+        return schedule_one(
+            profile, pod, self.snapshot, seed=seed, score_all=score_all, equivalence=False
+        )
+
+    def assume(self, pod: Pod, node_name: str) -> None:
+        self.snapshot = assume(self.snapshot, pod, node_name)

@@ -3,9 +3,10 @@
 A node is in the domain ``(key, value)`` when its labels hold ``key`` with that value; a node
 without the key is in no domain of that key. The counts are built concretely from the snapshot
 (PreFilter, PreScore); looking a node up in them is written over ``kubeproof.model.logic``, so the
-node's labels may be z3 terms and the counts may be z3 Ints.
+node's labels may be z3 terms and the counts may be z3 Ints. ``summed_domains`` takes the
+domains of a concrete snapshot's nodes from a ``Snapshot.node_sum``, kept across assumed pods.
 
->>> from kubeproof.model.objects import FrozenMap
+>>> from kubeproof.model.objects import FrozenMap, Node, ObjectMeta
 >>> counts = {("zone", "a"): 2, ("zone", "b"): 0}
 >>> domain_count(counts, "zone", FrozenMap(zone="a")), domain_count(counts, "zone", FrozenMap())
 (2, 0)
@@ -13,17 +14,21 @@ node's labels may be z3 terms and the counts may be z3 Ints.
 (True, 3, -3)
 >>> go_round(0.49999999999999994)
 0
+>>> infos = [NodeInfo(Node(ObjectMeta(name=n, labels=FrozenMap(zone=n[0])))) for n in ("a1", "b1")]
+>>> summed_domains(Snapshot(tuple(infos)), infos[1:], "zone", frozenset())
+{'a': 0}
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kubeproof.model.logic import all_of, has_key, is_symbolic, ite, sum_of, value_at
+from kubeproof.model.scheduler.framework import NodeInfo, Snapshot
 
-__all__ = ["domain_count", "go_round", "in_domain"]
+__all__ = ["domain_count", "domain_of", "go_round", "in_domain", "summed_domains"]
 
 
 def in_domain(labels: Any, key: str, value: Any) -> Any:
@@ -53,3 +58,25 @@ def go_round(x: Any) -> Any:
     if abs(x - whole) >= 0.5:
         whole += 1 if x > 0 else -1
     return whole
+
+
+def domain_of(info: NodeInfo, key: str, required: frozenset[str]) -> dict[str, int]:
+    """``{the node's value at key ("" when absent): 1}``; nothing for a node that lacks one of
+    the ``required`` keys (PodTopologySpread's scoring ignores it)."""
+    labels = info.node.metadata.labels
+    if required and not required <= set(labels):
+        return {}
+    return {labels.get(key, ""): 1}
+
+
+def summed_domains(
+    snapshot: Snapshot, excluded: Sequence[NodeInfo], key: str, required: frozenset[str]
+) -> dict[str, int]:
+    """``{value: 0}`` for each value of ``domain_of`` over the nodes of the snapshot that are
+    not ``excluded``: the values over every node (a ``Snapshot.node_sum``), less those that
+    only excluded nodes hold."""
+    nodes = dict(snapshot.node_sum(domain_of, key, required))
+    for info in excluded:
+        for value, count in domain_of(info, key, required).items():
+            nodes[value] -= count
+    return {value: 0 for value, count in nodes.items() if count > 0}

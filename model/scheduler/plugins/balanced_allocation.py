@@ -48,6 +48,7 @@ from kubeproof.model.scheduler.framework import (
     Snapshot,
     Status,
 )
+from kubeproof.model.scheduler.plugins.base import NormalizedByValue
 from kubeproof.model.scheduler.plugins.node_resources_fit import (
     parse_resources,
     resources_signature,
@@ -109,7 +110,7 @@ def _real(z3: Any, value: Any) -> Any:
 
 
 @dataclass(frozen=True, slots=True)
-class NodeResourcesBalancedAllocation:
+class NodeResourcesBalancedAllocation(NormalizedByValue):
     """The plugin's args: the resources to balance (weights are ignored upstream, must be 1)."""
 
     name: ClassVar[str] = "NodeResourcesBalancedAllocation"

@@ -1,19 +1,22 @@
-"""What plugins without arguments or without a PreFilter share.
+"""What plugins without arguments, without a PreFilter, or normalizing by value share.
 
 >>> from kubeproof.model.scheduler.plugins.node_name import NodeName
 >>> NodeName.from_args({}) == NodeName(), NodeName().pre_filter(None, None).status.is_success
 (True, True)
+>>> from kubeproof.model.scheduler.plugins.taint_toleration import TaintToleration
+>>> TaintToleration().normalize_classes(None, None, (None, None), (2, 1))
+(0, 50)
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kubeproof.model.errors import KubeproofError
 from kubeproof.model.scheduler.framework import PreResult
 
-__all__ = ["NoArgs", "NoPreFilter", "no_args"]
+__all__ = ["NoArgs", "NoPreFilter", "NormalizedByValue", "no_args"]
 
 
 def no_args(name: str, args: Mapping[str, Any]) -> None:
@@ -40,3 +43,17 @@ class NoPreFilter:
 
     def pre_filter(self, pod: Any, snapshot: Any) -> PreResult:
         return PreResult()
+
+
+class NormalizedByValue:
+    """A score plugin whose NormalizeScore gives a node a value that depends only on the node's
+    raw score and on the set of raw scores (their maximum, their minimum), not on how many
+    nodes have each: normalizing one raw score per class of nodes gives every node its value."""
+
+    __slots__ = ()
+
+    def normalize_classes(
+        self, state: Any, pod: Any, infos: Sequence[Any], scores: Sequence[Any]
+    ) -> tuple[Any, ...]:
+        """``normalize`` over classes of nodes (see ``framework``): here the scores alone."""
+        return self.normalize(state, pod, scores)  # type: ignore[attr-defined]

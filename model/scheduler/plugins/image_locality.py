@@ -25,12 +25,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, ClassVar
 
 from kubeproof.model.logic import any_of, count_if, div, is_symbolic, ite, sum_of
 from kubeproof.model.objects import Node, Pod
-from kubeproof.model.scheduler.framework import MAX_NODE_SCORE, NodeInfo, PreResult, Snapshot
-from kubeproof.model.scheduler.plugins.base import NoArgs
+from kubeproof.model.scheduler.framework import (
+    MAX_NODE_SCORE,
+    FeasibleNodes,
+    NodeInfo,
+    PreResult,
+    Snapshot,
+)
+from kubeproof.model.scheduler.plugins.base import NoArgs, NormalizedByValue
 
 __all__ = ["ImageLocality", "normalized_image_name"]
 
@@ -89,6 +96,14 @@ def _nodes_per_image(nodes: tuple[Node, ...]) -> dict[str, int] | None:
     return counts
 
 
+def _images_listed(info: NodeInfo) -> dict[Any, int]:
+    """``{name: 1}`` for each image name the node lists; ``{None: 1}`` when one is symbolic."""
+    names = {name for image in info.node.status.images for name in image.names}
+    if any(is_symbolic(name) for name in names):
+        return {None: 1}
+    return dict.fromkeys(names, 1)
+
+
 @dataclass(frozen=True, slots=True)
 class _Spread:
     """Every node of the snapshot, and (concrete names only) the nodes per image name."""
@@ -104,7 +119,7 @@ class _Spread:
 
 
 @dataclass(frozen=True, slots=True)
-class ImageLocality(NoArgs):
+class ImageLocality(NoArgs, NormalizedByValue):
     """Score only; no args."""
 
     name: ClassVar[str] = "ImageLocality"
@@ -112,9 +127,13 @@ class ImageLocality(NoArgs):
     def pre_score(self, pod: Pod, snapshot: Snapshot, feasible: Sequence[NodeInfo]) -> PreResult:
         # Upstream has no PreScore; the state is every node of the snapshot (not only the
         # feasible ones), which numNodes and totalNumNodes count, and, where the names are
-        # concrete, how many nodes list each image (upstream: snapshot.go createImageExistenceMap).
-        nodes = tuple(info.node for info in snapshot.nodes)
-        return PreResult(state=_Spread(nodes, _nodes_per_image(nodes)))
+        # concrete, how many nodes list each image (upstream: snapshot.go createImageExistenceMap),
+        # from the snapshot's node sum when the incremental cycle asks (FeasibleNodes).
+        nodes = tuple(map(attrgetter("node"), snapshot.nodes))
+        if not isinstance(feasible, FeasibleNodes):
+            return PreResult(state=_Spread(nodes, _nodes_per_image(nodes)))
+        listed = snapshot.node_sum(_images_listed)
+        return PreResult(state=_Spread(nodes, None if None in listed else dict(listed)))
 
     def score(self, state: Any, pod: Pod, node_info: NodeInfo) -> Any:
         # upstream: Score: sumImageScores then calculatePriority

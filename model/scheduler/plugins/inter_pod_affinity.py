@@ -61,6 +61,7 @@ from kubeproof.model.scheduler.framework import (
     label_signature,
 )
 from kubeproof.model.scheduler.matching import label_selector_matches
+from kubeproof.model.scheduler.plugins.base import NormalizedByValue
 from kubeproof.model.scheduler.topology import domain_count, in_domain
 
 __all__ = ["InterPodAffinity"]
@@ -168,6 +169,18 @@ def _add(counts: dict, node_info: NodeInfo, key: str, amount: Any) -> None:
         counts[pair] = sum_of((counts.get(pair, 0), amount))
 
 
+def _pods_with_required_anti_affinity(info: NodeInfo) -> dict[str, int]:
+    """``{"pods": n}``: the node's pods with a required anti-affinity term (none: empty)."""
+    n = sum(1 for p in info.pods if _terms(p, "pod_anti_affinity", "required"))
+    return {"pods": n} if n else {}
+
+
+def _pods_with_affinity(info: NodeInfo) -> dict[str, int]:
+    """``{"pods": n}``: the node's pods with any affinity (none: empty)."""
+    n = sum(1 for p in info.pods if p.spec.affinity is not None)
+    return {"pods": n} if n else {}
+
+
 def _all_zero(counts: Mapping) -> Any:
     # Go deletes an entry that drops to 0, so "the map is empty" is "every count is 0" here.
     return all_of(n == 0 for n in counts.values())
@@ -188,7 +201,7 @@ class _ScoreState:
 
 
 @dataclass(frozen=True, slots=True)
-class InterPodAffinity:
+class InterPodAffinity(NormalizedByValue):
     """The InterPodAffinity plugin (args: InterPodAffinityArgs)."""
 
     name: ClassVar[str] = "InterPodAffinity"
@@ -223,6 +236,10 @@ class InterPodAffinity:
         anti = tuple(
             _resolved(t, snapshot.namespaces) for t in _terms(pod, "pod_anti_affinity", "required")
         )
+        if not affinity and not anti and not snapshot.node_sum(_pods_with_required_anti_affinity):
+            # upstream: only the nodes in HavePodsWithRequiredAntiAffinityList are walked; with
+            # none, and no terms of the pod's own, every count is empty
+            return PreResult(Status(SKIP), _FilterState((), (), {}, {}, {}))
         existing_match = _against_namespace_labels(snapshot.namespaces)
         affinity_counts: dict = {}
         anti_counts: dict = {}
@@ -311,6 +328,10 @@ class InterPodAffinity:
         preferred = _terms(pod, "pod_affinity", "preferred")
         preferred_anti = _terms(pod, "pod_anti_affinity", "preferred")
         if self.ignore_preferred_terms_of_existing_pods and not preferred and not preferred_anti:
+            return PreResult(Status(SKIP))
+        if not preferred and not preferred_anti and not snapshot.node_sum(_pods_with_affinity):
+            # upstream: a pod without terms looks only at HavePodsWithAffinityList; with no
+            # such pod no term matches anywhere
             return PreResult(Status(SKIP))
         preferred = tuple(_resolved(t, snapshot.namespaces) for t in preferred)
         preferred_anti = tuple(_resolved(t, snapshot.namespaces) for t in preferred_anti)

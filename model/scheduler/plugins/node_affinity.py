@@ -49,6 +49,7 @@ from kubeproof.model.scheduler.matching import (
     node_selector_term_valid,
     required_node_affinity_matches,
 )
+from kubeproof.model.scheduler.plugins.base import NormalizedByValue
 
 __all__ = ["NodeAffinity"]
 
@@ -102,7 +103,7 @@ def _pod_node_affinity(pod: Pod) -> NodeAffinitySpec | None:
 
 
 @dataclass(frozen=True, slots=True)
-class NodeAffinity:
+class NodeAffinity(NormalizedByValue):
     """Filter and Score; args: ``addedAffinity`` (a NodeAffinity), applied to every pod."""
 
     name: ClassVar[str] = "NodeAffinity"

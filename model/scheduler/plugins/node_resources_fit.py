@@ -47,6 +47,7 @@ from kubeproof.model.scheduler.framework import (
     Snapshot,
     Status,
 )
+from kubeproof.model.scheduler.plugins.base import NormalizedByValue
 from kubeproof.model.scheduler.resources import (
     CPU,
     EPHEMERAL_STORAGE,
@@ -132,7 +133,7 @@ def score_inputs(
 
 
 @dataclass(frozen=True, slots=True)
-class NodeResourcesFit:
+class NodeResourcesFit(NormalizedByValue):
     """The plugin's args; ``shape`` holds RTCR points with scores already scaled to 0..100."""
 
     name: ClassVar[str] = "NodeResourcesFit"

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from kubeproof.model.errors import KubeproofError
@@ -76,6 +76,7 @@ from kubeproof.model.scheduler.framework import (
     SUCCESS_STATUS,
     UNSCHEDULABLE,
     UNSCHEDULABLE_AND_UNRESOLVABLE,
+    FeasibleNodes,
     NodeInfo,
     PreResult,
     Snapshot,
@@ -87,7 +88,7 @@ from kubeproof.model.scheduler.matching import (
     required_node_affinity_matches,
     taint_tolerated,
 )
-from kubeproof.model.scheduler.topology import domain_count, go_round
+from kubeproof.model.scheduler.topology import domain_count, go_round, summed_domains
 
 __all__ = ["PodTopologySpread"]
 
@@ -138,19 +139,31 @@ class _Constraint:
     def count(self, pods: Sequence[Pod], namespace: Any) -> Any:
         return _count(self.selector, pods, namespace)
 
-    def counter(self, namespace: Any) -> Callable[[NodeInfo], Any]:
-        """``info -> count(info.pods, namespace)``, memoized on each NodeInfo when the selector
-        and namespace are concrete (their plain form is the memo key)."""
+    def counts_nothing(self) -> bool:
+        """A nil or empty selector: no pod counts (countPodsMatchSelector)."""
         s = self.selector
-        if s is None or (not s.match_labels and not s.match_expressions):
-            return lambda info: 0
+        return s is None or (not s.match_labels and not s.match_expressions)
+
+    def plain(self, namespace: Any) -> tuple | None:
+        """The (non-empty) selector and the namespace as plain tuples, the memo key of
+        ``_matching_pods``; ``None`` when some part is symbolic."""
+        s = self.selector
         labels = tuple(s.match_labels.items())
         exprs = tuple((r.key, r.operator, r.values) for r in s.match_expressions)
         strings = (namespace, *(x for pair in labels for x in pair))
         strings += tuple(x for key, op, values in exprs for x in (key, op, *values))
         if any(is_symbolic(x) for x in strings):
+            return None
+        return labels, exprs, namespace
+
+    def counter(self, namespace: Any) -> Callable[[NodeInfo], Any]:
+        """``info -> count(info.pods, namespace)``, memoized on each NodeInfo when the selector
+        and namespace are concrete (their plain form is the memo key)."""
+        if self.counts_nothing():
+            return lambda info: 0
+        plain = self.plain(namespace)
+        if plain is None:
             return lambda info: self.count(info.pods, namespace)
-        plain = (labels, exprs, namespace)
         return lambda info: info.memo(_matching_pods, plain)
 
     def always_included(self, pod: Pod) -> bool:
@@ -267,6 +280,28 @@ class _FilterState:
     constraints: tuple[_Constraint, ...]
     # per constraint: domain value -> (exists, matching pods)
     domains: tuple[Mapping[Any, tuple[Any, Any]], ...]
+
+
+def _ignored(require_all: bool, constraints: Sequence[_Constraint], info: NodeInfo) -> bool:
+    """Whether scoring ignores the node: the pod's own constraints (or List defaults) require
+    every topology key, and the node lacks one."""
+    # upstream: scoring.go PreScore: requireAllTopologies, nodeLabelsMatchSpreadConstraints
+    return require_all and not {c.topology_key for c in constraints} <= set(
+        info.node.metadata.labels
+    )
+
+
+def _matching_in_domain(
+    info: NodeInfo, key: str, required: frozenset[str], plain: tuple
+) -> dict[str, int]:
+    """``{the node's value at key: its pods matching the selector}`` (``plain`` as in
+    ``_Constraint.plain``); nothing for a node without pods or one scoring ignores."""
+    if not info.pods:
+        return {}
+    labels = info.node.metadata.labels
+    if required and not required <= set(labels):
+        return {}
+    return {labels.get(key, ""): info.memo(_matching_pods, plain)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,32 +437,42 @@ class PodTopologySpread:
         if not constraints:
             return PreResult(Status(SKIP))
         require_all = bool(pod.spec.topology_spread_constraints) or self.defaulting_type != "System"
-        keys = {c.topology_key for c in constraints}
-
-        def lacks_keys(info: NodeInfo) -> bool:
-            return require_all and not keys <= set(info.node.metadata.labels)
-
         if require_all:
-            ignored = tuple(lacks_keys(info) for info in feasible)
+            ignored = tuple(_ignored(require_all, constraints, info) for info in feasible)
             scored = [info for info, skip in zip(feasible, ignored, strict=True) if not skip]
         else:
             ignored, scored = (False,) * len(feasible), list(feasible)
+        # FeasibleNodes (the incremental cycle, concrete): the domains and their counts from the
+        # snapshot's node sums, when fewer nodes are excluded than feasible
+        excluded = feasible.excluded if isinstance(feasible, FeasibleNodes) else None
+        summed = excluded is not None and len(excluded) <= len(feasible)
+        required = frozenset(c.topology_key for c in constraints) if require_all else frozenset()
         counts: list[dict[Any, Any]] = []
         weights = []
         for c in constraints:
             # A missing label reads as "": with system defaults that is a domain of its own.
             found = {}
-            if c.topology_key != HOSTNAME:
+            if c.topology_key != HOSTNAME and summed:
+                found = summed_domains(snapshot, excluded, c.topology_key, required)
+            elif c.topology_key != HOSTNAME:
                 found = {info.node.metadata.labels.get(c.topology_key, ""): 0 for info in scored}
             size = len(scored) if c.topology_key == HOSTNAME else len(found)
             weights.append(math.log(size + 2))  # upstream: topologyNormalizingWeight
             # A node without pods adds 0 (hostname domains are counted in Score instead).
-            always, count_on = c.always_included(pod), c.counter(pod.metadata.namespace)
-            for info in snapshot.nodes if found else ():
+            always, namespace = c.always_included(pod), pod.metadata.namespace
+            if not found or (summed and c.counts_nothing()):
+                counts.append(found)
+                continue
+            if summed and always and (plain := c.plain(namespace)) is not None:
+                matching = snapshot.node_sum(_matching_in_domain, c.topology_key, required, plain)
+                counts.append({value: matching.get(value, 0) for value in found})
+                continue
+            count_on = c.counter(namespace)
+            for info in snapshot.nodes:
                 if not info.pods:
                     continue
                 value = info.node.metadata.labels.get(c.topology_key, "")
-                if value not in found or (require_all and lacks_keys(info)):
+                if value not in found or _ignored(require_all, constraints, info):
                     continue
                 amount = count_on(info)
                 included = True if always else c.included(pod, info)
@@ -475,6 +520,15 @@ class PodTopologySpread:
             else (k in labels, c.count(node_info.pods, namespace))
             for c, k in zip(hostname_constraints, keys, strict=True)
         )
+
+    def normalize_classes(
+        self, state: _ScoreState, pod: Pod, infos: Sequence[NodeInfo], scores: Sequence[Any]
+    ) -> tuple[Any, ...]:
+        """``normalize`` over classes of nodes (see ``framework``): the minimum and maximum
+        are those of the set of scores, and a class's nodes share their labels at the
+        topology keys (the score signature holds them), hence whether they are ignored."""
+        ignored = tuple(_ignored(state.require_all, state.constraints, info) for info in infos)
+        return self.normalize(replace(state, ignored=ignored), pod, scores)
 
     def normalize(self, state: _ScoreState, pod: Pod, scores: Sequence[Any]) -> tuple[Any, ...]:
         """Fewer matching pods score higher; ignored nodes get 0."""

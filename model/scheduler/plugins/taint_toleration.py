@@ -32,7 +32,7 @@ from kubeproof.model.scheduler.framework import (
     default_normalize_score,
 )
 from kubeproof.model.scheduler.matching import taint_tolerated, tolerates
-from kubeproof.model.scheduler.plugins.base import NoArgs, NoPreFilter
+from kubeproof.model.scheduler.plugins.base import NoArgs, NoPreFilter, NormalizedByValue
 
 __all__ = ["TaintToleration"]
 
@@ -46,7 +46,7 @@ def _blocks(taint: Taint, tolerations: tuple[Toleration, ...]) -> Any:
 
 
 @dataclass(frozen=True, slots=True)
-class TaintToleration(NoArgs, NoPreFilter):
+class TaintToleration(NoArgs, NoPreFilter, NormalizedByValue):
     """Filter and Score; no args."""
 
     name: ClassVar[str] = "TaintToleration"
