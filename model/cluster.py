@@ -16,7 +16,7 @@ deterministic order; ``transition(state, action)`` says what happens, with a jou
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field, replace
 
 from kubeproof.model.apiserver import etcd
@@ -63,6 +63,7 @@ __all__ = [
     "Tick",
     "Timeout",
     "Timer",
+    "Traffic",
     "enabled",
     "initial_state",
     "step",
@@ -115,6 +116,18 @@ class Guarded:
 
     when: Callable[[State], bool]
     request: Request | Callable[[ApiState], Request]
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Traffic:
+    """A user's request to a Service instead of the api-server (curl to a NodePort): it
+    changes nothing, and ``answer(state)`` journals what became of it (model/kubeproxy.py
+    reads the node's forwarding rules and the backend's containers). It waits for ``when``
+    like a Guarded request."""
+
+    answer: Callable[[State], Entry]
+    when: Callable[[State], bool]
     label: str = ""
 
 
@@ -279,19 +292,7 @@ class Entry:
 
 def _client_ready(state: State) -> bool:
     first = state.clients[0]
-    return not isinstance(first, Guarded) or first.when(state)
-
-
-def _processes(state: State, running: bool) -> list[str]:
-    seen: dict[str, None] = {}
-    for name, component in state.components.items():
-        if component.running == running:
-            seen[state.controllers[name].process] = None
-    return list(seen)
-
-
-def _budget_left(state: State, faults: Faults, kind: str) -> bool:
-    return getattr(state.faults_used, kind) < getattr(faults, kind)
+    return not isinstance(first, Guarded | Traffic) or first.when(state)
 
 
 def _next_timer(state: State) -> int | None:
@@ -305,62 +306,128 @@ def _next_timer(state: State) -> int | None:
     return min(dues, default=None)
 
 
+@dataclass(frozen=True, slots=True)
+class _Offers:
+    """What one component can do next, by section of ``enabled``'s order, and its earliest
+    timer still to come: a function of the component, the api-server and whether the fault
+    sections are wanted, alone."""
+
+    work: tuple[Action, ...] = ()
+    drop_watch: tuple[Action, ...] = ()
+    stale_list: tuple[Action, ...] = ()
+    timeout: tuple[Action, ...] = ()
+    next_due: int | None = None
+
+
+_IDLE = _Offers()
+
+
+def _offers(name: str, component: ComponentState, api: ApiState, faulty: bool) -> _Offers:
+    """``faulty``: whether the fault sections are wanted (a fault budget is left)."""
+    if not component.running:
+        return _IDLE
+    work: list[Action] = []
+    drops: list[Action] = []
+    stale: list[Action] = []
+    store = api.store
+    # a relist served at the oldest revision etcd still has: the most stale view possible
+    oldest = max(store.compact_revision, 1)
+    synced = True
+    for resource, informer in component.informers.items():
+        if needs_relist(informer):
+            work.append(Relist(name, resource))
+        elif not informer.watching:
+            work.append(ResumeWatch(name, resource))
+        elif next_event(informer, api) is not None:
+            work.append(Deliver(name, resource))
+        synced = synced and informer.synced
+        if faulty:
+            if informer.watching:
+                drops.append(DropWatch(name, resource))
+            if informer.synced and oldest < store.revision:
+                stale.append(Relist(name, resource, oldest))
+    if synced:
+        work.extend(Reconcile(name, key) for key in component.queue)
+    timeouts: tuple[Action, ...] = ()
+    if component.outbox:
+        work.append(Send(name))
+        if faulty:
+            timeouts = (Timeout(name, True), Timeout(name, False))
+    timers = component.timers
+    if timers and timers[0].due <= api.now:
+        work.append(FireTimers(name))
+    next_due = min((t.due for t in timers if t.due > api.now), default=None)
+    return _Offers(tuple(work), tuple(drops), tuple(stale), timeouts, next_due)
+
+
 def enabled(state: State, faults: Faults = NO_FAULTS) -> tuple[Action, ...]:
     """Every action that can happen next, in a fixed order: users, then each component's
     informers, work, outbox and timers, then the clock, then the faults."""
+    return _enabled(state, faults)
+
+
+def _enabled(
+    state: State, faults: Faults, remembered: dict[tuple, tuple] | None = None
+) -> tuple[Action, ...]:
+    """``enabled``; ``remembered`` keeps each component's offers by the identity of the
+    component and the api-server, and the process of each component by the identity of the
+    controllers (model/memo.py)."""
+    api = state.api
+    controllers = state.controllers
+    if remembered is None:
+        process_of = {name: c.process for name, c in controllers.items()}
+    else:
+        hit = remembered.get((id(controllers),))
+        if hit is None or hit[0] is not controllers:
+            process_of = {name: c.process for name, c in controllers.items()}
+            hit = remembered[(id(controllers),)] = (controllers, process_of)
+        process_of = hit[1]
+    used = state.faults_used
+    faulty = (
+        used.drop_watch < faults.drop_watch
+        or used.stale_list < faults.stale_list
+        or used.timeout < faults.timeout
+    )
+    offers: list[_Offers] = []
+    running: dict[str, None] = {}  # processes, in order of their first component
+    stopped: dict[str, None] = {}
+    for name, component in state.components.items():
+        if remembered is None:
+            offers.append(_offers(name, component, api, faulty))
+        else:
+            key = (name, id(component), id(api), faulty)
+            hit = remembered.get(key)
+            if hit is None or hit[0] is not component or hit[1] is not api:
+                hit = (component, api, _offers(name, component, api, faulty))
+                remembered[key] = hit
+            offers.append(hit[2])
+        (running if component.running else stopped)[process_of[name]] = None
     actions: list[Action] = []
     if state.clients and _client_ready(state):
         actions.append(ClientRequest())
-    for name, component in state.components.items():
-        if not component.running:
-            continue
-        for resource, informer in component.informers.items():
-            if needs_relist(informer):
-                actions.append(Relist(name, resource))
-            elif not informer.watching:
-                actions.append(ResumeWatch(name, resource))
-            elif next_event(informer, state.api) is not None:
-                actions.append(Deliver(name, resource))
-        if all(i.synced for i in component.informers.values()):
-            actions.extend(Reconcile(name, key) for key in component.queue)
-        if component.outbox:
-            actions.append(Send(name))
-        if component.timers and component.timers[0].due <= state.api.now:
-            actions.append(FireTimers(name))
-    due = _next_timer(state)
-    if due is not None:
-        actions.append(Tick(due - state.api.now))
-    actions.extend(Restart(p) for p in _processes(state, running=False))
-    actions.extend(_fault_actions(state, faults))
+    for o in offers:
+        actions.extend(o.work)
+    dues = [o.next_due for o in offers if o.next_due is not None]
+    if dues:
+        actions.append(Tick(min(dues) - api.now))
+    actions.extend(Restart(p) for p in stopped)
+    if used.crash < faults.crash:
+        actions.extend(Crash(p) for p in running if not _is_node(p))
+    if used.node_failure < faults.node_failure:
+        actions.extend(Crash(p, True) for p in running if _is_node(p))
+    if used.drop_watch < faults.drop_watch:
+        for o in offers:
+            actions.extend(o.drop_watch)
+    if used.stale_list < faults.stale_list:
+        for o in offers:
+            actions.extend(o.stale_list)
+    if used.timeout < faults.timeout:
+        for o in offers:
+            actions.extend(o.timeout)
+    store = api.store
+    if used.compact < faults.compact and store.compact_revision < store.revision:
+        actions.append(Compact())
     return tuple(actions)
-
-
-def _fault_actions(state: State, faults: Faults) -> Iterator[Action]:
-    if _budget_left(state, faults, "crash"):
-        yield from (Crash(p) for p in _processes(state, running=True) if not _is_node(p))
-    if _budget_left(state, faults, "node_failure"):
-        yield from (Crash(p, True) for p in _processes(state, running=True) if _is_node(p))
-    running = [(n, c) for n, c in state.components.items() if c.running]
-    if _budget_left(state, faults, "drop_watch"):
-        for name, component in running:
-            for resource, informer in component.informers.items():
-                if informer.watching:
-                    yield DropWatch(name, resource)
-    if _budget_left(state, faults, "stale_list"):
-        # a relist served at the oldest revision etcd still has: the most stale view possible
-        oldest = max(state.api.store.compact_revision, 1)
-        for name, component in running:
-            for resource, informer in component.informers.items():
-                if informer.synced and oldest < state.api.store.revision:
-                    yield Relist(name, resource, oldest)
-    if _budget_left(state, faults, "timeout"):
-        for name, component in running:
-            if component.outbox:
-                yield Timeout(name, True)
-                yield Timeout(name, False)
-    store = state.api.store
-    if _budget_left(state, faults, "compact") and store.compact_revision < store.revision:
-        yield Compact()
 
 
 def _is_node(process: str) -> bool:
@@ -452,6 +519,8 @@ def _client_request(state: State, action: ClientRequest) -> tuple[State, tuple[E
     if not _client_ready(state):
         raise _not_enabled(action, f"the next request waits: {state.clients[0].label}")
     request, rest = state.clients[0], state.clients[1:]
+    if isinstance(request, Traffic):
+        return replace(state, clients=rest), (request.answer(state),)
     if isinstance(request, Guarded):
         request = (
             request.request if isinstance(request.request, Request) else request.request(state.api)
@@ -665,15 +734,17 @@ def _tick(state: State, action: Tick) -> tuple[State, tuple[Entry, ...]]:
     return replace(state, api=api), (Entry("clock", "tick", note=f"now {api.now}s"),)
 
 
+# a stopped component: one object for all (values are immutable), so states share it
+_STOPPED = ComponentState(running=False)
+
+
 def _crash(state: State, action: Crash) -> tuple[State, tuple[Entry, ...]]:
     names = [n for n, c in state.controllers.items() if c.process == action.process]
     if not names or not all(state.components[n].running for n in names):
         raise _not_enabled(action, f"{action.process} is not running")
     kind = "node_failure" if action.node_failure else "crash"
     used = replace(state.faults_used, **{kind: getattr(state.faults_used, kind) + 1})
-    components = state.components
-    for name in names:
-        components = components.set(name, ComponentState(running=False))
+    components = FrozenMap((n, _STOPPED if n in names else c) for n, c in state.components.items())
     what = "node failure" if action.node_failure else "crash"
     entry = Entry(action.process, what, note="memory, caches, queue and outbox lost")
     return replace(state, components=components, faults_used=used), (entry,)
@@ -727,3 +798,10 @@ _HANDLERS = {
     DropWatch: _drop_watch,
     Compact: _compact,
 }
+
+# The actions whose handler reads, of the components, only the acting one
+# (``action.component``; the rest of the state it may read) and changes, of the components,
+# only that one. model/memo.py reuses their effect wherever the acting component and every
+# other field of the state are the same objects: a handler that starts reading another
+# component must leave this list.
+_COMPONENT_ACTIONS = (Relist, ResumeWatch, Deliver, Reconcile, Send, Timeout, FireTimers, DropWatch)

@@ -25,7 +25,10 @@ timestamp would have to be found for that (components keep them in memory under 
 
 The key is a 64-bit hash of the renamed structure, built bottom-up (Merkle style) so that
 a :class:`Canonicalizer` reuses the work for every sub-object a state shares with states it has
-seen (states share structure: a step changes a few objects). Two inequivalent states share a
+seen (states share structure: a step changes a few objects); it also remembers each state's
+key by the identity of its fields, the components map's entries in place of the map, so a
+state rebuilt around the same objects (the same steps taken in another order, whose results
+model/memo.py shares) costs a lookup. Two inequivalent states share a
 key with probability about n²/2⁶⁵ among n states (3·10⁻⁸ at a million). The search explores
 the real states; the key only decides whether a state was seen.
 
@@ -41,11 +44,13 @@ True
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import fields, is_dataclass
 from functools import cache, lru_cache
+from operator import attrgetter
 from typing import Any
 
-from kubeproof.model.apiserver.server import generated_suffix
+from kubeproof.model.apiserver.server import suffix_counter
 from kubeproof.model.objects import FrozenMap
 
 __all__ = ["Canonicalizer", "canonical_key"]
@@ -65,11 +70,6 @@ _NONE: tuple = ()
 Canon = tuple[int, tuple[int, ...], tuple[int, ...]]  # (hash, uid counters, revisions)
 
 
-@lru_cache(maxsize=1)
-def _suffix_table() -> dict[str, int]:
-    return {generated_suffix(n): n for n in range(1, _MAX_SUFFIXES)}
-
-
 @lru_cache(maxsize=1 << 18)
 def _string(s: str) -> Canon:
     """A string with its uid counters (``uid-N``, generated suffixes) made placeholders: the
@@ -77,10 +77,13 @@ def _string(s: str) -> Canon:
     if "-" not in s:
         return hash(s), _NONE, _NONE
     spans = [(m.start(), m.end(), int(m.group(1))) for m in _UID.finditer(s)]
-    table = _suffix_table()
     for m in _SUFFIX.finditer(s):
-        n = table.get(m.group(1))
-        if n is not None and not any(a <= m.start(1) < b for a, b, _ in spans):
+        n = suffix_counter(m.group(1))
+        if (
+            n is not None
+            and 0 < n < _MAX_SUFFIXES
+            and not any(a <= m.start(1) < b for a, b, _ in spans)
+        ):
             spans.append((m.start(1), m.end(1), n))
     if not spans:
         return hash(s), _NONE, _NONE
@@ -97,13 +100,17 @@ def _string(s: str) -> Canon:
 
 
 @cache
-def _plan(cls: type) -> tuple[tuple[str, bool], ...]:
-    """The fields of a dataclass to walk, and whether each holds a revision."""
-    return tuple(
+def _plan(cls: type) -> tuple[tuple[tuple[str, bool], ...], Callable[[Any], tuple]]:
+    """The fields of a dataclass to walk, whether each holds a revision, and a function
+    returning their values."""
+    plan = tuple(
         (f.name, f.name in _REVISION_FIELDS)
         for f in fields(cls)
         if f.compare and f.name not in _SKIPPED_FIELDS
     )
+    names = [name for name, _ in plan]
+    values = attrgetter(*names) if len(names) > 1 else lambda x: tuple(getattr(x, n) for n in names)
+    return plan, values
 
 
 def _revision(value: Any) -> Canon | None:
@@ -124,14 +131,53 @@ class Canonicalizer:
     def __init__(self, limit: int = 1 << 21) -> None:
         self.limit = limit
         self._cache: dict[int, tuple[Any, Canon]] = {}
+        self._states: dict[tuple, tuple[tuple, int]] = {}
 
     def key(self, state) -> int:
         """The key of ``state``'s equivalence class (see the module docstring)."""
-        h, _, revisions = self._node(state)
+        # A step rebuilds the state and the map it changed (the components) around the same
+        # objects; so the key is taken over the state's fields with each map's entries in
+        # place of the map, and remembered by the identity of those (held with the key, so
+        # no other object can have their ids): the same objects as a state met before, the
+        # same key.
+        t = type(state)
+        plan, values = _plan(t)
+        parts = values(state)
+        sig: list[Any] = [t]
+        for v in parts:
+            if type(v) is FrozenMap:
+                sig.append(len(v))
+                sig += map(id, v)
+                sig += map(id, v.values())
+            else:
+                sig.append(id(v))
+        sig = tuple(sig)
+        seen = self._states.get(sig)
+        if seen is not None:
+            return seen[1]
+        forms: list[Canon] = []
+        cache, node = self._cache, self._node
+        shape: list[int] = []  # per field: a map's number of entries, or -1
+        for (_, is_revision), v in zip(plan, parts, strict=True):
+            if type(v) is not FrozenMap:
+                shape.append(-1)
+                c = _revision(v) if is_revision else None
+                forms.append(c if c is not None else node(v))
+                continue
+            shape.append(len(v))
+            for k, x in v.items():
+                forms.append(_string(k) if type(k) is str else node(k))
+                entry = cache.get(id(x))
+                forms.append(entry[1] if entry is not None and entry[0] is x else node(x))
+        h, _, revisions = _combine((t, *shape), forms)
         top = state.api.store.revision
         # a uniform shift: the store's own revision becomes 0, older ones count up (never
         # negative: CPython hashes -1 and -2 alike)
-        return hash((h, tuple([top - r for r in revisions])))
+        key = hash((h, tuple([top - r for r in revisions])))
+        if len(self._states) >= self.limit:
+            self._states.clear()
+        self._states[sig] = (parts, key)  # held: the maps hold the entries ``sig`` names
+        return key
 
     def _node(self, x: Any) -> Canon:
         t = type(x)
@@ -140,44 +186,55 @@ class Canonicalizer:
         if t is int or t is bool or x is None or t is float:
             # CPython hashes -1 as -2: keep the two apart
             return hash((t, x, x == -1)), _NONE, _NONE
-        entry = self._cache.get(id(x))
+        cache = self._cache
+        entry = cache.get(id(x))
         if entry is not None and entry[0] is x:
             return entry[1]
+        node = self._node
+        children = []
+        append = children.append
         if t is tuple:
-            children = [self._node(v) for v in x]
+            for v in x:
+                entry = cache.get(id(v))
+                append(entry[1] if entry is not None and entry[0] is v else node(v))
         elif t is FrozenMap or t is dict:
-            children = []
             for k, v in x.items():
-                children.append(self._node(k))
-                children.append(self._node(v))
+                append(_string(k) if type(k) is str else node(k))
+                entry = cache.get(id(v))
+                append(entry[1] if entry is not None and entry[0] is v else node(v))
         elif t is frozenset:
-            children = sorted((self._node(v) for v in x), key=lambda c: c[0])
+            children = sorted((node(v) for v in x), key=lambda c: c[0])
         elif is_dataclass(x):
-            children = []
-            for name, is_revision in _plan(t):
+            for name, is_revision in _plan(t)[0]:
                 v = getattr(x, name)
                 c = _revision(v) if is_revision else None
-                children.append(c if c is not None else self._node(v))
+                if c is None:
+                    entry = cache.get(id(v))
+                    c = entry[1] if entry is not None and entry[0] is v else node(v)
+                append(c)
         else:
             return hash(x), _NONE, _NONE  # a user's value: kept as it is (no renaming)
         result = _combine(t, children)
-        if len(self._cache) >= self.limit:
-            self._cache.clear()
-        self._cache[id(x)] = (x, result)
+        if len(cache) >= self.limit:
+            cache.clear()
+        cache[id(x)] = (x, result)
         return result
 
 
-def _combine(t: type, children: list[Canon]) -> Canon:
+def _combine(t: Any, children: list[Canon]) -> Canon:
     uids: dict[int, int] = {}
     revisions: dict[int, int] = {}
     parts: list[Any] = [t]
+    append = parts.append
     for h, u, r in children:
-        if not u and not r:
-            parts.append(h)
-            continue
-        um = tuple([uids.setdefault(n, len(uids)) for n in u])
-        rm = tuple([revisions.setdefault(n, len(revisions)) for n in r])
-        parts.append((h, um, rm))
+        if u:
+            um = tuple([uids.setdefault(n, len(uids)) for n in u])
+            rm = tuple([revisions.setdefault(n, len(revisions)) for n in r]) if r else r
+            append((h, um, rm))
+        elif r:
+            append((h, u, tuple([revisions.setdefault(n, len(revisions)) for n in r])))
+        else:
+            append(h)
     return hash(tuple(parts)), tuple(uids), tuple(revisions)
 
 

@@ -15,7 +15,7 @@ where a property is about a component's own decisions, by that component's infor
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kubeproof.model.apiserver import etcd
@@ -60,8 +60,11 @@ def events(before: State, after: State) -> tuple[etcd.Event, ...]:
 
 def changed(before: State, after: State, resource: str) -> tuple[etcd.Event, ...]:
     """The step's etcd events on objects of one resource."""
+    written = events(before, after)
+    if not written:
+        return ()
     prefix = prefix_of(resource)
-    return tuple(e for e in events(before, after) if e.kv.key.startswith(prefix))
+    return tuple(e for e in written if e.kv.key.startswith(prefix))
 
 
 def sent_request(before: State, action: Any) -> Request | None:
@@ -71,7 +74,7 @@ def sent_request(before: State, action: Any) -> Request | None:
         if isinstance(request, Guarded):
             r = request.request
             return r if isinstance(r, Request) else r(before.api)
-        return request
+        return request if isinstance(request, Request) else None  # Traffic: no API request
     if isinstance(action, Send | Timeout):
         component = before.components.get(action.component)
         if component is not None and component.outbox:
@@ -92,12 +95,28 @@ def request_landed(before: State, action: Any, entries: tuple[Entry, ...]) -> bo
 
 
 def components_of(state: State, cls: type) -> tuple[str, ...]:
-    """The components running code of class ``cls`` (also inside a leader-election wrapper)."""
-    return tuple(
+    """The components running code of class ``cls`` (also inside a leader-election wrapper).
+
+    Remembered per controllers map, by identity (the map is the same object in every state of
+    a run, and properties ask on every step)."""
+    controllers = state.controllers
+    key = (id(controllers), cls)
+    hit = _COMPONENTS_OF.get(key)
+    if hit is not None and hit[0] is controllers:
+        return hit[1]
+    names = tuple(
         name
-        for name, c in state.controllers.items()
+        for name, c in controllers.items()
         if isinstance(c, cls) or isinstance(getattr(c, "inner", None), cls)
     )
+    if len(_COMPONENTS_OF) >= 256:
+        _COMPONENTS_OF.clear()
+    _COMPONENTS_OF[key] = (controllers, names)
+    return names
+
+
+# (id of a controllers map, class) -> (the map, held so that its id is not reused; the names)
+_COMPONENTS_OF: dict[tuple[int, type], tuple[Mapping[str, Any], tuple[str, ...]]] = {}
 
 
 def owner_uid(obj: Object) -> str | None:

@@ -343,14 +343,28 @@ _ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
 _NAME_ATTEMPTS = 8
 
 
+_SUFFIX_MULTIPLIER = 2654435761  # coprime with 27**5: multiplying by it is a bijection
+
+
 def generated_suffix(n: int) -> str:
     """Five characters from counter ``n``; a bijection on 27**5 values, so no repeats."""
-    x = (n * 2654435761) % 27**5
+    x = (n * _SUFFIX_MULTIPLIER) % 27**5
     chars = []
     for _ in range(5):
         x, d = divmod(x, 27)
         chars.append(_ALPHANUMS[d])
     return "".join(chars)
+
+
+def suffix_counter(suffix: str) -> int | None:
+    """The counter in [0, 27**5) whose ``generated_suffix`` is ``suffix``, or None: the
+    inverse, for reading generated names back (properties/canonical.py)."""
+    if len(suffix) != 5 or not all(c in _ALPHANUMS for c in suffix):
+        return None
+    x = 0
+    for c in reversed(suffix):
+        x = x * 27 + _ALPHANUMS.index(c)
+    return x * pow(_SUFFIX_MULTIPLIER, -1, 27**5) % 27**5
 
 
 def _check_body(request: Request, body: Any) -> Status | None:

@@ -132,6 +132,9 @@ class ReplicaSetController:
     expectations_before_list: bool = True  # False: the list-then-check race of #8138
     stale_cache_guard: bool = True  # StaleControllerConsistencyReplicaSet (beta, on, in 1.36)
     logarithmic_scale_down: bool = True  # LogarithmicScaleDown (GA)
+    # False: the pod delete handler drops a tombstone (a delete missed while the watch was down,
+    # found by a relist), as a handler that only type-asserts *v1.Pod does (#25913 family)
+    tombstones: bool = True
 
     def __post_init__(self) -> None:
         if not self.expectations:
@@ -145,6 +148,8 @@ class ReplicaSetController:
     def keys(self, delta: Delta, view: View) -> tuple[str, ...]:
         if delta.resource == "replicasets":
             return (delta.key,)  # upstream: addRS, updateRS, deleteRS all enqueue the key
+        if self._dropped(delta):
+            return ()
         return tuple(
             dict.fromkeys(k for kind, k, _ in _pod_effects(delta, view) if kind == "enqueue")
         )
@@ -162,6 +167,8 @@ class ReplicaSetController:
             if delta.type == "DELETED":  # deleteRS, tombstones included
                 return _forget(memory, delta.key, delta.object.metadata.uid)
             return memory
+        if self._dropped(delta):
+            return memory
         e, delayed = memory.expectations, memory.delayed
         for kind, key, arg in _pod_effects(delta, view):
             if kind == "created" and self.expectations:
@@ -171,6 +178,13 @@ class ReplicaSetController:
             elif kind == "after":
                 delayed = delayed.set(key, (*delayed.get(key, ()), arg))
         return replace(memory, expectations=e, delayed=delayed)
+
+    def _dropped(self, delta: Delta) -> bool:
+        """Whether the pod handler ignores this event: a tombstone, with ``tombstones`` off.
+
+        upstream: replica_set.go deletePod unwraps cache.DeletedFinalStateUnknown, then calls
+        DeletionObserved and enqueues the owner; without that the owner is not woken."""
+        return delta.tombstone and not self.tombstones
 
     # --- syncReplicaSet -------------------------------------------------------------------
 

@@ -54,12 +54,13 @@ def _gather() -> tuple[Bug, ...]:
     from kubeproof.properties.bugs import (  # entries import Bug from here
         deployment,
         informer,
+        leader,
         replicaset,
         scheduler,
         still_upstream,
     )
 
-    modules = (replicaset, scheduler, deployment, informer, still_upstream)
+    modules = (replicaset, scheduler, deployment, informer, leader, still_upstream)
     return tuple(b for m in modules for b in m.BUGS)
 
 

@@ -60,28 +60,33 @@ class Checks:
         self.transitions = tuple(by_kind[TRANSITION])
         self.eventually = tuple(p for p in by_kind[EVENTUALLY] if p.name != NO_ENDLESS_CYCLE)
         self.found: dict[str, Violation] = {}
+        self._active: dict[str, tuple[Callable[..., Violation | None], ...]] = {}
+        self._found_then = -1  # len(found) when _active was taken
 
-    def _run(self, props, *args) -> list[Violation]:
-        out = []
-        for p in props:
-            if p.name in self.found:
-                continue
-            v = p.check(*args)
-            if v is not None:
-                out.append(v)
-        return out
+    def _run(self, kind: str, *args) -> list[Violation]:
+        if len(self.found) != self._found_then:
+            self._found_then = len(self.found)
+            self._active = {
+                k: tuple(p.check for p in props if p.name not in self.found)
+                for k, props in (
+                    (INVARIANT, self.invariants),
+                    (TRANSITION, self.transitions),
+                    (EVENTUALLY, self.eventually),
+                )
+            }
+        return [v for check in self._active[kind] if (v := check(*args)) is not None]
 
     def state(self, state) -> list[Violation]:
         """The invariants violated in ``state``."""
-        return self._run(self.invariants, state)
+        return self._run(INVARIANT, state)
 
     def step(self, before, action, after) -> list[Violation]:
         """The transition properties violated by one step."""
-        return self._run(self.transitions, before, action, after)
+        return self._run(TRANSITION, before, action, after)
 
     def quiescent(self, state) -> list[Violation]:
         """The eventually properties violated in a quiescent state."""
-        return self._run(self.eventually, state)
+        return self._run(EVENTUALLY, state)
 
 
 def fault_kinds(faults: Faults) -> tuple[str, ...]:

@@ -7,6 +7,8 @@ it; or ``max_depth`` steps: states that deep are not expanded). States are ident
 by their canonical key (properties/canonical.py) but the real states are explored: each key
 keeps the first real state that reached it and the step that did (parent pointers), so a trace
 is the path of real actions from the initial state, and replays with ``model.cluster.step``.
+The successors come from a ``model.memo.Memo`` (exactly ``enabled`` and ``step``, with the
+work of each component remembered across the many states that share it).
 Because the search is breadth-first, the first violation found of each property is a shortest
 one (within the canonical graph).
 
@@ -31,13 +33,17 @@ states never repeat (revisions grow); the catalogue's bound on creations per obj
 
 from __future__ import annotations
 
+import gc
 import time
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import pairwise
 
 import networkx as nx
 
-from kubeproof.model.cluster import NO_FAULTS, State, Tick, enabled, step
+from kubeproof.model.cluster import NO_FAULTS, State, Tick
+from kubeproof.model.memo import Memo
 from kubeproof.model.run import actor_of, is_fault, run
 from kubeproof.properties.canonical import Canonicalizer
 from kubeproof.properties.core import Report, Suite, Trace, Verdict, Violation
@@ -83,6 +89,21 @@ class Exploration:
             key = parent
 
 
+@contextmanager
+def _rare_collections() -> Iterator[None]:
+    """The cyclic garbage collector run every 100,000 allocations instead of 700 for a while.
+
+    The search allocates millions of immutable, acyclic objects (states, keys, graph
+    entries) that reference counting frees; scanning them for cycles every 700 allocations
+    took a tenth of its time."""
+    threshold = gc.get_threshold()
+    gc.set_threshold(max(threshold[0], 100_000), *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+
+
 def explore_states(
     suite: Suite,
     checks: Checks,
@@ -92,11 +113,24 @@ def explore_states(
 ) -> tuple[Exploration, dict[str, tuple[Violation, list]]]:
     """Breadth-first search; returns the graph and, per violated property, its first violation
     with the actions of its trace."""
+    with _rare_collections():
+        return _explore(suite, checks, max_states, max_depth, progress)
+
+
+def _explore(
+    suite: Suite,
+    checks: Checks,
+    max_states: int,
+    max_depth: int,
+    progress: Progress | None,
+) -> tuple[Exploration, dict[str, tuple[Violation, list]]]:
     faults = suite.faults
     g = Exploration()
     found: dict[str, tuple[Violation, list]] = {}
     initial = suite.scenario().initial_state()
     canonical_key = Canonicalizer().key
+    memo = Memo()
+    enabled, step = memo.enabled, memo.step
     key0 = canonical_key(initial)
     g.parent[key0] = (None, None, 0)
 
@@ -113,31 +147,37 @@ def explore_states(
         record(checks.quiescent(initial), key0)
     frontier = deque([(initial, actions0, key0, 0)])
     every = max(1, max_states // 100)
+    parent = g.parent
     while frontier:
         state, actions, key, depth = frontier.popleft()
         if depth >= max_depth:
             g.truncated = g.truncated or bool(actions)
             continue
+        quiescent = key in g.quiescent
         for action in actions:
             after = step(state, action)
             g.transitions += 1
             if checks.transitions:
-                record(checks.step(state, action, after), key, (action,))
+                violations = checks.step(state, action, after)
+                if violations:
+                    record(violations, key, (action,))
             akey = canonical_key(after)
-            if akey not in g.parent:
-                g.parent[akey] = (key, action, depth + 1)
+            if akey not in parent:
+                parent[akey] = (key, action, depth + 1)
                 if checks.invariants:
-                    record(checks.state(after), akey)
+                    violations = checks.state(after)
+                    if violations:
+                        record(violations, akey)
                 after_actions = enabled(after, faults)
                 if is_quiescent(after, after_actions):
                     g.quiescent.add(akey)
                     record(checks.quiescent(after), akey)
                 frontier.append((after, after_actions, akey, depth + 1))
-                if progress is not None and len(g.parent) % every == 0:
-                    progress(len(g.parent), max_states, f"depth {depth + 1}")
-            if not is_fault(action) and not isinstance(action, Tick) and key not in g.quiescent:
+                if progress is not None and len(parent) % every == 0:
+                    progress(len(parent), max_states, f"depth {depth + 1}")
+            if not quiescent and not is_fault(action) and not isinstance(action, Tick):
                 g.edges.setdefault(key, {}).setdefault(akey, action)
-            if len(g.parent) >= max_states:
+            if len(parent) >= max_states:
                 # the bound: stop at once (expanding the rest of the frontier would only
                 # step into states that cannot be kept)
                 g.truncated = True
@@ -145,9 +185,27 @@ def explore_states(
     return g, found
 
 
+def _acyclic(g: Exploration) -> bool:
+    """Whether the graph ``endless_cycle`` searches has no cycle (Kahn's algorithm: sources
+    removed until none is left), so that networkx need not build it; the usual answer."""
+    outs = {u: [v for v in vs if v not in g.quiescent] for u, vs in g.edges.items()}
+    incoming = Counter(v for vs in outs.values() for v in vs)
+    sources = [u for u in outs if not incoming[u]]
+    left = len(outs)
+    while sources:
+        left -= 1
+        for v in outs[sources.pop()]:
+            incoming[v] -= 1
+            if not incoming[v] and v in outs:
+                sources.append(v)
+    return left == 0
+
+
 def endless_cycle(g: Exploration) -> tuple[list, list] | None:
     """The shortest-to-reach cycle among non-quiescent states without faults or ticks: the
     path to its entry and the actions around it; None when there is none."""
+    if _acyclic(g):
+        return None
     graph = nx.DiGraph()
     for u, outs in g.edges.items():
         for v in outs:
