@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 import yaml
 
-from kubeproof import __version__, prove_cmd
+from kubeproof import __version__, place_cmd, prove_cmd
 from kubeproof import check as check_command
 from kubeproof.model.errors import KubeproofError
 from kubeproof.model.manifests import is_namespaced, load_paths
@@ -244,6 +244,7 @@ def _parser() -> argparse.ArgumentParser:
     journey.set_defaults(run=cmd_journey)
     check_command.register(commands)
     prove_cmd.register(commands)
+    place_cmd.register(commands)
     return parser
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "pod_from_template",
     "pod_template_hash",
     "pods_for_replicaset",
+    "replica_names",
     "safe_encode",
 ]
 
@@ -191,10 +192,10 @@ def pod_from_template(replicaset: ReplicaSet, name: str = "") -> Pod:
     return Pod(metadata, template.spec, PodStatus(phase="Pending"))
 
 
-def pods_for_replicaset(replicaset: ReplicaSet, count: int) -> tuple[Pod, ...]:
-    """``count`` pods of the ReplicaSet, named as generateName would name them."""
+def replica_names(replicaset: ReplicaSet, count: int) -> tuple[str, ...]:
+    """The names of ``count`` pods of the ReplicaSet, as generateName would name them."""
     prefix = f"{replicaset.metadata.name}-"
-    names = []
+    names: dict[str, None] = {}
     for index in range(count):
         attempt = 0
         while True:
@@ -203,5 +204,10 @@ def pods_for_replicaset(replicaset: ReplicaSet, count: int) -> tuple[Pod, ...]:
             if name not in names:
                 break
             attempt += 1
-        names.append(name)
-    return tuple(pod_from_template(replicaset, name) for name in names)
+        names[name] = None
+    return tuple(names)
+
+
+def pods_for_replicaset(replicaset: ReplicaSet, count: int) -> tuple[Pod, ...]:
+    """``count`` pods of the ReplicaSet, named as generateName would name them."""
+    return tuple(pod_from_template(replicaset, name) for name in replica_names(replicaset, count))

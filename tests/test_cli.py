@@ -21,7 +21,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_check_examples(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["manifests", "check", str(EXAMPLES)]) == 0
+    assert main(["manifests", "check", *map(str, sorted(EXAMPLES.glob("*.yaml")))]) == 0
     out = capsys.readouterr()
     assert out.err == ""
     assert out.out.splitlines() == [

@@ -184,7 +184,7 @@ def test_the_invalid_node_affinity_file_is_named_precisely() -> None:
 
 
 def test_examples_folder_loads() -> None:
-    objects = load_paths([EXAMPLES])
+    objects = load_paths(sorted(EXAMPLES.glob("*.yaml")))
     assert [type(o).__name__ for o in objects] == ["Pod", "Deployment", "Node", "Node", "Node"]
     _assert_round_trip(objects)
 
