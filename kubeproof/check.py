@@ -2,9 +2,11 @@
 
 ``check`` runs each suite with an engine (properties/engines), shows a progress bar (rich on a
 terminal, plain lines otherwise), then a table: suite, property, verdict, examples or states
-explored, seconds. Exit 0 when every property holds; 1 on a violation, whose trace is written to
-the report directory as Markdown and JSON (the paths are printed); 2 on bad input. ``replay``
-re-runs a trace's JSON: exit 1 when the violation recurs, 0 when the trace no longer fails.
+explored, seconds. ``check --bug ID`` runs the buggy suite of a bug catalogue entry
+(properties/bugs), ``--bug ID --fixed`` the same suite without the bug. Exit 0 when every
+property holds; 1 on a violation, whose trace is written to the report directory as Markdown
+and JSON (the paths are printed); 2 on bad input. ``replay`` re-runs a trace's JSON (a bug's
+trace too): exit 1 when the violation recurs, 0 when the trace no longer fails.
 
 >>> parse_faults("crash,timeout=2")
 Faults(crash=1, drop_watch=0, compact=0, stale_list=0, timeout=2, node_failure=0)
@@ -24,7 +26,7 @@ from kubeproof.model.cluster import Faults
 from kubeproof.model.errors import KubeproofError
 from kubeproof.properties.core import Report, Suite, Trace
 
-__all__ = ["cmd_check", "cmd_replay", "parse_faults", "register", "resolve_suites"]
+__all__ = ["bug_suite", "cmd_check", "cmd_replay", "parse_faults", "register", "resolve_suites"]
 
 EXIT_OK, EXIT_VIOLATION, EXIT_USAGE = 0, 1, 2
 FAULT_KINDS = tuple(f.name for f in dataclasses.fields(Faults))
@@ -73,11 +75,32 @@ def resolve_suites(names: list[str], suite_file: str | None) -> list[Suite]:
     return [builtin.suite(n) for n in names or [DEFAULT_SUITE]]
 
 
+def bug_suite(bug_id: str, fixed: bool = False) -> Suite:
+    """The buggy suite of a bug catalogue entry, or with ``fixed`` the suite without the bug."""
+    from kubeproof.properties.bugs import bug
+
+    entry = bug(bug_id)
+    if not fixed:
+        return entry.buggy
+    if entry.fixed is None:
+        raise KubeproofError(
+            f"--fixed: bug {bug_id!r} has no fixed suite (the behaviour is upstream's today)"
+        )
+    return entry.fixed
+
+
+def _bug_suites() -> dict[str, Suite]:
+    from kubeproof.properties.bugs import BUGS
+
+    return {s.name: s for b in BUGS for s in (b.buggy, b.fixed) if s is not None}
+
+
 def _suite_for_trace(trace: Trace, suite_file: str | None, trace_path: str) -> Suite:
     from kubeproof.properties import suites as builtin
 
     if suite_file is None:
-        return builtin.suite(trace.suite)
+        # a trace of ``check --bug`` names a suite of the bug catalogue
+        return _bug_suites().get(trace.suite) or builtin.suite(trace.suite)
     path = suite_file
     beside = Path(trace_path).parent / suite_file
     if not os.path.exists(path) and beside.exists():
@@ -236,7 +259,14 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     options = _check_options(args)
     faults = parse_faults(args.faults) if args.faults is not None else None
-    suites = resolve_suites(args.suites, args.suite_file)
+    if args.bug is not None:
+        if args.suites or args.suite_file:
+            raise KubeproofError("--bug runs the entry's own suite: give no SUITE or --suite-file")
+        suites = [bug_suite(args.bug, args.fixed)]
+    elif args.fixed:
+        raise KubeproofError("--fixed needs --bug ID")
+    else:
+        suites = resolve_suites(args.suites, args.suite_file)
     if faults is not None:
         suites = [dataclasses.replace(s, faults=faults) for s in suites]
     out = sys.stdout
@@ -310,7 +340,8 @@ def register(commands) -> None:
         help="run property suites (default: journey); exit 1 on a violation, with its trace",
         description=(
             "Search the runs of each suite for a violation of its properties. Built-in suites: "
-            "journey (default), rolling-update, scale, node-failure, cascade-delete."
+            "journey (default), rolling-update, scale, node-failure, cascade-delete; --bug ID "
+            "runs the suite of a known Kubernetes bug."
         ),
     )
     check.add_argument("suites", nargs="*", metavar="SUITE")
@@ -333,6 +364,16 @@ def register(commands) -> None:
     )
     check.add_argument("--max-depth", type=_integer, metavar="N", help="exhaustive: bound on depth")
     check.add_argument("--suite-file", metavar="FILE", help="a Python module defining suites")
+    check.add_argument(
+        "--bug",
+        metavar="ID",
+        help="run the suite of a bug catalogue entry (kubeproof bugs lists them)",
+    )
+    check.add_argument(
+        "--fixed",
+        action="store_true",
+        help="with --bug: run the same suite without the bug (it must hold)",
+    )
     check.add_argument(
         "--report-dir",
         metavar="DIR",

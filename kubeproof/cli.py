@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 import yaml
 
-from kubeproof import __version__, place_cmd, prove_cmd
+from kubeproof import __version__, bugs_cmd, place_cmd, prove_cmd
 from kubeproof import check as check_command
 from kubeproof.model.errors import KubeproofError
 from kubeproof.model.manifests import is_namespaced, load_paths
@@ -243,6 +243,7 @@ def _parser() -> argparse.ArgumentParser:
     journey.add_argument("--max-steps", type=int, default=20_000, help="bound of the run")
     journey.set_defaults(run=cmd_journey)
     check_command.register(commands)
+    bugs_cmd.register(commands)
     prove_cmd.register(commands)
     place_cmd.register(commands)
     return parser
