@@ -21,10 +21,13 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kubeproof.model.cluster import Faults
 from kubeproof.model.errors import KubeproofError
-from kubeproof.properties.core import Report, Suite, Trace
+from kubeproof.model.faults import Faults
+
+if TYPE_CHECKING:  # the engines and the cluster model load only when a command runs
+    from kubeproof.properties.core import Report, Suite, Trace
 
 __all__ = ["bug_suite", "cmd_check", "cmd_replay", "parse_faults", "register", "resolve_suites"]
 

@@ -39,6 +39,7 @@ from kubeproof.model.controllers.informer import (
     resume_watch,
 )
 from kubeproof.model.controllers.protocol import Controller, Delta, Outgoing, Reconciled, View
+from kubeproof.model.faults import NO_FAULTS, Faults
 from kubeproof.model.objects import EMPTY, FrozenMap
 
 __all__ = [
@@ -91,21 +92,6 @@ class ComponentState:
     queue: tuple[str, ...] = ()  # work-queue keys, deduplicated, oldest first
     timers: tuple[Timer, ...] = ()  # sorted
     outbox: tuple[Outgoing, ...] = ()  # requests decided on, not yet sent
-
-
-@dataclass(frozen=True, slots=True)
-class Faults:
-    """How many of each fault may happen in a run (all zero: a fault-free run)."""
-
-    crash: int = 0
-    drop_watch: int = 0
-    compact: int = 0
-    stale_list: int = 0
-    timeout: int = 0
-    node_failure: int = 0
-
-
-NO_FAULTS = Faults()
 
 
 @dataclass(frozen=True, slots=True)
