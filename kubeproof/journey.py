@@ -24,6 +24,13 @@ import json
 from collections import Counter
 from dataclasses import dataclass
 
+from kubeproof.journey_services import (
+    allocated,
+    curl_story,
+    proxy_changes,
+    service_summary,
+    slice_summary,
+)
 from kubeproof.model.apiserver.server import Binding, Request, key_of
 from kubeproof.model.cluster import (
     ClientRequest,
@@ -40,11 +47,13 @@ from kubeproof.model.cluster import (
     Send,
     State,
     Tick,
+    Traffic,
 )
 from kubeproof.model.controllers.informer import next_event
 from kubeproof.model.controllers.protocol import View
 from kubeproof.model.controllers.scheduler import BindTag, Scheduler
 from kubeproof.model.kubelet import Kubelet
+from kubeproof.model.kubeproxy import KubeProxy
 from kubeproof.model.objects import FrozenMap
 from kubeproof.model.run import Run, actor_of
 from kubeproof.model.scenarios import listed
@@ -59,6 +68,8 @@ TITLES = {
     "nodelifecycle": "node lifecycle controller",
     "tainteviction": "taint eviction controller",
     "scheduler": "scheduler",
+    "endpointslice": "EndpointSlice controller",
+    "namespace": "namespace controller",
     "kubectl": "kubectl",
 }
 KINDS = {
@@ -68,11 +79,14 @@ KINDS = {
     "nodes": "Node",
     "leases": "Lease",
     "namespaces": "Namespace",
+    "services": "Service",
+    "endpointslices": "EndpointSlice",
 }
 GROUPS = {
     "deployments": "apis/apps/v1",
     "replicasets": "apis/apps/v1",
     "leases": "apis/coordination.k8s.io/v1",
+    "endpointslices": "apis/discovery.k8s.io/v1",
 }
 METHODS = {"create": "POST", "update": "PUT", "delete": "DELETE", "get": "GET", "list": "GET"}
 REASONS = {
@@ -94,6 +108,8 @@ def title(actor: str) -> str:
     """How the narration names a component."""
     if actor.startswith("kubelet-"):
         return f"kubelet on {actor.removeprefix('kubelet-')}"
+    if actor.startswith("kube-proxy-"):
+        return f"kube-proxy on {actor.removeprefix('kube-proxy-')}"
     return TITLES.get(actor, actor)
 
 
@@ -189,6 +205,10 @@ def body_summary(request: Request, old=None) -> str:
         return ", ".join(f"{k} {v}" for k, v in cap.items())
     if resource == "pods" and request.verb == "create":
         return "image " + ",".join(c.image for c in body.spec.containers)
+    if resource == "services":
+        return service_summary(body)
+    if resource == "endpointslices":
+        return slice_summary(body)
     if resource == "leases":
         spec = body.spec
         return f"holder {spec.holder_identity}, leaseDurationSeconds {spec.lease_duration_seconds}"
@@ -205,13 +225,18 @@ def _decisions(requests) -> str:
     parts = []
     for o in requests:
         r = o.request
-        name = r.name or (r.body.metadata.name or r.body.metadata.generate_name + "*")
         what = KINDS.get(r.resource, r.resource)
+        if r.verb == "deletecollection":
+            parts.append(f"deletes every {what} in namespace {r.namespace}")
+            continue
+        name = r.name or (r.body.metadata.name or r.body.metadata.generate_name + "*")
         if r.subresource == "status":
             parts.append(f"writes the status of {what} {name} ({body_summary(r)})")
         elif r.verb == "create":
             detail = body_summary(r)
             parts.append(f"creates {what} {name}" + (f" ({detail})" if detail else ""))
+        elif r.verb == "update" and r.resource == "endpointslices":
+            parts.append(f"updates {what} {name} ({body_summary(r)})")
         elif r.verb == "update":
             parts.append(f"updates {what} {name}")
         elif r.verb == "delete":
@@ -300,6 +325,7 @@ def kubelet_changes(before: ComponentState, after: ComponentState, key: str) -> 
             "Pulling": f"pulls image {images}",
             "Created": "creates the containers",
             "Running": f"starts container(s) {', '.join(c.name for c in new.pod.spec.containers)}",
+            "PreStop": "runs the preStop hook (the containers keep serving until it ends)",
             "Stopping": "stops the containers (SIGTERM, grace period)",
             "Terminated": "the containers have exited",
         }
@@ -399,6 +425,8 @@ class _Narrator:
 
     def client(self, index, before: State, after: State, entry: Entry):
         head = before.clients[0]
+        if isinstance(head, Traffic):
+            return self.curl(index, before, after, head, entry)
         wait = ""
         if isinstance(head, Guarded):
             wait = f"Once {head.label}, "
@@ -425,6 +453,8 @@ class _Narrator:
         )
         if entry.note:
             text += f" {entry.note}"
+        if request.resource == "services" and request.verb == "create" and entry.code == 201:
+            text += " " + allocated(after, request.namespace, entry.key.split("/")[-1])
         api, etcd_id = _ID["api-server"], _ID["etcd"]
         diagram = (
             f"kubectl->>{api}: {method} {path}",
@@ -446,6 +476,8 @@ class _Narrator:
         changes: list[str] = []
         if isinstance(controller, Kubelet) and "/" in key:
             changes = kubelet_changes(comp_before, comp_after, key)
+        if isinstance(controller, KubeProxy):
+            changes = proxy_changes(comp_before, comp_after)
         binds = [o for o in new if isinstance(o.tag, BindTag)]
         if not significant and not changes:
             label = "heartbeat syncs" if new else "idle syncs"
@@ -477,6 +509,10 @@ class _Narrator:
             text = f"{lead}The {actor} starts and registers its Node {node}."
             diagram.append(f"Note over {lifeline}: register Node {node}")
             return self.emit(index, after, name, "kubelet", text, diagram)
+        if changes and isinstance(controller, KubeProxy):
+            text = f"{lead}The {actor} syncs its rules: {'; '.join(changes)}."
+            diagram.append(f"Note over {lifeline}: programs its rules")
+            return self.emit(index, after, name, "proxy", text, diagram)
         if changes:
             what = "; ".join(changes)
             writes = _decisions(significant)
@@ -486,6 +522,19 @@ class _Narrator:
         text = f"{lead}The {actor} syncs {key} and {_decisions(significant)}."
         diagram.append(f"Note over {lifeline}: sync {key}")
         self.emit(index, after, name, "sync", text, diagram)
+
+    def curl(self, index, before: State, after: State, head: Traffic, entry: Entry):
+        wait = f"Once {head.label}, " if head.label else ""
+        text, proxy, kubelet = curl_story(before, after, head, wait)
+        verdict = "200 OK" if entry.code == 200 else "connection refused"
+        text += f" {verdict}."
+        diagram = [f"curl->>{_ID[proxy]}: GET NodePort"]
+        if kubelet:
+            diagram.append(f"{_ID[proxy]}->>{_ID[kubelet]}: DNAT to the pod")
+            diagram.append(f"{_ID[kubelet]}-->>curl: {verdict}")
+        else:
+            diagram.append(f"{_ID[proxy]}-->>curl: {verdict}")
+        self.emit(index, after, "curl", "request", text, diagram)
 
     def send(self, index, before: State, after: State, action: Send, entry: Entry):
         name = action.component
@@ -536,17 +585,27 @@ def _event_revision(state: State, action: Deliver) -> int:
     return getattr(event, "revision", getattr(getattr(event, "kv", None), "mod_revision", 0))
 
 
-_ID: dict[str, str] = {"kubectl": "kubectl", "api-server": "apiserver", "etcd": "etcd"}
+_ID: dict[str, str] = {
+    "kubectl": "kubectl",
+    "curl": "curl",
+    "api-server": "apiserver",
+    "etcd": "etcd",
+}
 
 
 def _lifelines(state: State) -> list[str]:
-    """kubectl, the api-server, etcd, the control plane's components, then the kubelets."""
+    """kubectl (and curl, when a user sends traffic), the api-server, etcd, the control
+    plane's components, then the nodes' kubelets and kube-proxies."""
     names = list(state.components)
-    plane = [n for n in names if not n.startswith("kubelet-")]
-    nodes = [n for n in names if n.startswith("kubelet-")]
+    on_nodes = ("kubelet-", "kube-proxy-")
+    plane = [n for n in names if not n.startswith(on_nodes)]
+    nodes = [n for n in names if n.startswith(on_nodes)]
     for n in names:
         _ID.setdefault(n, n.replace("-", "_"))
-    return ["kubectl", "api-server", "etcd", *plane, *nodes]
+    users = (
+        ["kubectl", "curl"] if any(isinstance(c, Traffic) for c in state.clients) else ["kubectl"]
+    )
+    return [*users, "api-server", "etcd", *plane, *nodes]
 
 
 def beats(run: Run) -> list[Beat]:
@@ -693,9 +752,12 @@ def render_markdown(run: Run) -> str:
         lines.append(f"{number}. **t={beat.time}s** {beat.text}")
     lines += ["", "## Sequence diagram", "", "```mermaid", "sequenceDiagram"]
     for lifeline in _lifelines(run.initial):
-        label = {"api-server": "api-server", "etcd": "etcd", "kubectl": "kubectl"}.get(
-            lifeline, title(lifeline)
-        )
+        label = {
+            "api-server": "api-server",
+            "etcd": "etcd",
+            "kubectl": "kubectl",
+            "curl": "curl (a user)",
+        }.get(lifeline, title(lifeline))
         lines.append(f"    participant {_ID[lifeline]} as {label}")
     for beat in story:
         lines.extend(f"    {_mermaid_text(d)}" for d in beat.diagram)

@@ -220,6 +220,13 @@ class KubeletMemory:
 # --- the controller ------------------------------------------------------------------------
 
 
+def _pre_stop(pod: Pod) -> int:
+    """How long the pod's preStop hooks sleep: the longest of its containers' (the model stops a
+    pod's containers together; upstream kills them in parallel, each after its own hook)."""
+    hooks = (c.lifecycle.pre_stop for c in pod.spec.containers if c.lifecycle is not None)
+    return max((h.sleep_seconds for h in hooks if h is not None), default=0)
+
+
 @dataclass(frozen=True)
 class Kubelet:
     """The kubelet of ``node`` (the Node it registers: labels, taints, capacity, allocatable,
@@ -565,7 +572,10 @@ class Kubelet:
         then forget it (upstream HandlePodRemoves, SyncPodKill)."""
         rt = record.runtime
         if rt is not None and rt.state != runtime.TERMINATED:
-            rt = runtime.stop(rt, view.now, self._grace(record.pod), self.container_stop_seconds)
+            pod = record.pod
+            rt = runtime.stop(
+                rt, view.now, self._grace(pod), self.container_stop_seconds, _pre_stop(pod)
+            )
             rt, memory = self._advance(view, rt, record.pod, memory)
         if rt is None or rt.state == runtime.TERMINATED:
             memory = replace(memory, pods=memory.pods.without(key))
@@ -597,7 +607,9 @@ class Kubelet:
                 pod.status.phase
             )
             if stopping and rt.state != runtime.TERMINATED:
-                rt = runtime.stop(rt, now, self._grace(pod), self.container_stop_seconds)
+                rt = runtime.stop(
+                    rt, now, self._grace(pod), self.container_stop_seconds, _pre_stop(pod)
+                )
             rt, memory = self._advance(view, rt, pod, memory)
             record = replace(record, runtime=rt)
         memory = replace(memory, pods=memory.pods.set(key, record))

@@ -40,6 +40,8 @@ __all__ = [
     "LabelSelectorRequirement",
     "Lease",
     "LeaseSpec",
+    "Lifecycle",
+    "LifecycleHandler",
     "Namespace",
     "NamespaceSpec",
     "NamespaceStatus",
@@ -331,6 +333,20 @@ class ContainerPort:
 
 
 @dataclass(frozen=True, slots=True)
+class LifecycleHandler:
+    """A container lifecycle hook; the model has its sleep action (``sleep.seconds``)."""
+
+    sleep_seconds: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Lifecycle:
+    """``pre_stop`` runs before the container gets SIGTERM, within its grace period."""
+
+    pre_stop: LifecycleHandler | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Container:
     """Resources map a resource name (cpu, memory, example.com/gpu) to a Quantity.
 
@@ -343,6 +359,7 @@ class Container:
     limits: FrozenMap = EMPTY
     ports: tuple[ContainerPort, ...] = ()
     restart_policy: str | None = None
+    lifecycle: Lifecycle | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,10 +2,12 @@
 
 When the kubelet admits a pod, the runtime sets up its sandbox (which gets the pod's IP), pulls
 the images the node does not hold yet (a delay), creates the containers and starts them; with no
-readiness probes in the model a running container is ready at once. Stopping sends SIGTERM: the
-containers exit cleanly after ``stop_seconds``, or are killed (exit 137) at the grace-period
-deadline. Each state records the instant (``due``) at which its work is done; ``advance`` takes
-one step once that instant has come (the kubelet waits for it with a workqueue AddAfter).
+readiness probes in the model a running container is ready at once. Stopping first runs the
+containers' preStop hook (a sleep: the containers keep serving), within the grace period; then
+SIGTERM: the containers stop accepting connections and exit cleanly after ``stop_seconds``, or
+are killed (exit 137) at the grace-period deadline. Each state records the instant (``due``)
+at which its work is done; ``advance`` takes one step once that instant has come (the kubelet
+waits for it with a workqueue AddAfter).
 
 ``pod_status`` is the status the kubelet writes for a runtime state (generateAPIPodStatus and
 the status manager's merge): phase, the kubelet's conditions with their transition times,
@@ -13,9 +15,9 @@ hostIP, podIP, startTime. A terminal phase, once written, is never left (#108366
 
 upstream: pkg/kubelet/kuberuntime/kuberuntime_manager.go SyncPod (sandbox, init containers,
 containers; EnsureImageExists in startContainer), kuberuntime_container.go killContainer
-(minimumGracePeriodInSeconds), pkg/kubelet/kubelet_pods.go generateAPIPodStatus and getPhase,
-pkg/kubelet/status/generate.go, pkg/kubelet/status/status_manager.go (mergePodStatus,
-updateLastTransitionTime, TerminatePod).
+(executePreStopHook, then minimumGracePeriodInSeconds), pkg/kubelet/kubelet_pods.go
+generateAPIPodStatus and getPhase, pkg/kubelet/status/generate.go,
+pkg/kubelet/status/status_manager.go (mergePodStatus, updateLastTransitionTime, TerminatePod).
 
 >>> rt = start(now=0, pod_ip="10.88.0.2", pull_seconds=5)
 >>> rt.state, rt.due
@@ -29,6 +31,9 @@ updateLastTransitionTime, TerminatePod).
 >>> rt = advance(rt, 9)
 >>> rt.state, rt.exit_code, phase(rt)
 ('Terminated', 0, 'Succeeded')
+>>> rt = stop(running("10.88.0.3"), now=0, grace=30, stop_seconds=1, pre_stop=5)
+>>> rt.state, rt.due, accepts_connections(rt), advance(rt, 5).state
+('PreStop', 5, True, 'Stopping')
 """
 
 from __future__ import annotations
@@ -40,11 +45,13 @@ from kubeproof.model.objects import Condition, Pod, PodStatus
 __all__ = [
     "CREATED",
     "KILLED",
+    "PRE_STOP",
     "PULLING",
     "RUNNING",
     "STOPPING",
     "TERMINATED",
     "Runtime",
+    "accepts_connections",
     "advance",
     "is_terminal",
     "never_started",
@@ -56,10 +63,11 @@ __all__ = [
     "stop",
 ]
 
-PULLING, CREATED, RUNNING, STOPPING, TERMINATED = (
+PULLING, CREATED, RUNNING, PRE_STOP, STOPPING, TERMINATED = (
     "Pulling",
     "Created",
     "Running",
+    "PreStop",
     "Stopping",
     "Terminated",
 )
@@ -79,8 +87,8 @@ class Runtime:
     due: int | None = None
     pod_ip: str = ""
     ran: bool = False  # the containers were started at some point
-    stop_started: int | None = None  # when SIGTERM was sent
-    deadline: int | None = None  # when SIGKILL follows
+    stop_started: int | None = None  # when SIGTERM was sent (the preStop hook began, in PreStop)
+    deadline: int | None = None  # when SIGKILL follows (the grace period ends)
     stop_seconds: int = 0  # how long the containers take to exit after SIGTERM
     exit_code: int | None = None
 
@@ -110,28 +118,53 @@ def advance(rt: Runtime, now: int) -> Runtime:
         return replace(rt, state=CREATED, due=now)
     if rt.state == CREATED:
         return replace(rt, state=RUNNING, due=None, ran=True)
+    if rt.state == PRE_STOP:
+        # the hook is over (or the grace period is): SIGTERM with what is left of the grace
+        # period, at least the minimum
+        return _sigterm(rt, now, max(rt.deadline - now, MINIMUM_GRACE_PERIOD), rt.stop_seconds)
     if rt.state == STOPPING:
         clean = rt.stop_started + rt.stop_seconds <= rt.deadline
         return replace(rt, state=TERMINATED, due=None, exit_code=0 if clean else KILLED)
     return rt
 
 
-def stop(rt: Runtime, now: int, grace: int, stop_seconds: int) -> Runtime:
-    """SIGTERM to the containers, SIGKILL after ``grace`` seconds (at least 2); containers that
-    never started are just removed. A shorter grace period pulls an ongoing deadline in."""
-    grace = max(grace, MINIMUM_GRACE_PERIOD)
+def _sigterm(rt: Runtime, now: int, grace: int, stop_seconds: int) -> Runtime:
+    deadline = now + grace
+    return replace(
+        rt,
+        state=STOPPING,
+        due=min(now + stop_seconds, deadline),
+        stop_started=now,
+        deadline=deadline,
+        stop_seconds=stop_seconds,
+    )
+
+
+def stop(rt: Runtime, now: int, grace: int, stop_seconds: int, pre_stop: int = 0) -> Runtime:
+    """Run the preStop hook (a sleep of ``pre_stop`` seconds, cut short by the grace period),
+    then SIGTERM to the containers, SIGKILL once ``grace`` seconds (at least 2 after SIGTERM)
+    are over; containers that never started are just removed. A shorter grace period pulls an
+    ongoing deadline in."""
     if rt.state in (PULLING, CREATED):
         return Runtime(TERMINATED, pod_ip=rt.pod_ip)
-    if rt.state == RUNNING:
-        deadline = now + grace
+    if rt.state == RUNNING and pre_stop > 0 and grace > 0:
+        # upstream: killContainer runs the hook only with a grace period left, and waits for
+        # it at most that long; the time it took comes off the grace period
+        hook = min(pre_stop, grace)
         return replace(
             rt,
-            state=STOPPING,
-            due=min(now + stop_seconds, deadline),
+            state=PRE_STOP,
+            due=now + hook,
             stop_started=now,
-            deadline=deadline,
+            deadline=now + grace,
             stop_seconds=stop_seconds,
         )
+    if rt.state == PRE_STOP:
+        deadline = min(rt.deadline, now + grace)
+        return replace(rt, deadline=deadline, due=min(rt.due, deadline))
+    grace = max(grace, MINIMUM_GRACE_PERIOD)
+    if rt.state == RUNNING:
+        return _sigterm(rt, now, grace, stop_seconds)
     if rt.state == STOPPING:
         # upstream: pod_workers.go: a deletion with a shorter grace period shortens the kill
         deadline = min(rt.deadline, now + grace)
@@ -143,12 +176,18 @@ def is_terminal(phase_: str) -> bool:
     return phase_ in TERMINAL_PHASES
 
 
+def accepts_connections(rt: Runtime) -> bool:
+    """Whether the containers take new connections: running, or sleeping in their preStop
+    hook; from SIGTERM on they do not (a server closes its listener when told to stop)."""
+    return rt.state in (RUNNING, PRE_STOP)
+
+
 def phase(rt: Runtime) -> str:
     """The pod phase the runtime state gives (upstream getPhase; TerminatePod marks a pod that
     never ran Failed)."""
     if rt.state in (PULLING, CREATED):
         return "Pending"
-    if rt.state in (RUNNING, STOPPING):
+    if rt.state in (RUNNING, PRE_STOP, STOPPING):
         return "Running"
     return "Succeeded" if rt.ran and rt.exit_code == 0 else "Failed"
 
@@ -165,7 +204,7 @@ def _conditions(pod: Pod, phase_: str, rt: Runtime) -> tuple[Condition, ...]:
     ContainersReady, PodScheduled; transition times are filled in by the caller."""
     # upstream: pkg/kubelet/status/generate.go
     spec = pod.spec
-    started = rt.ran or rt.state in (RUNNING, STOPPING)
+    started = rt.ran or rt.state in (RUNNING, PRE_STOP, STOPPING)
     if phase_ == "Succeeded":
         initialized = Condition("Initialized", "True", "PodCompleted")
     elif started or not spec.init_containers:
@@ -179,7 +218,7 @@ def _conditions(pod: Pod, phase_: str, rt: Runtime) -> tuple[Condition, ...]:
         ready = Condition("ContainersReady", "False", "PodCompleted")
     elif phase_ == "Failed":
         ready = Condition("ContainersReady", "False", "PodFailed")
-    elif rt.state in (RUNNING, STOPPING):  # no readiness probes: ready once running
+    elif rt.state in (RUNNING, PRE_STOP, STOPPING):  # no readiness probes: ready once running
         ready = Condition("ContainersReady", "True")
     else:
         sidecars = [c.name for c in spec.init_containers if c.restart_policy == "Always"]

@@ -1,16 +1,20 @@
 """Scenarios: a cluster, its users' requests in order, and what the end state must show.
 
 A ``Scenario`` names the components that run (every built-in by default: the Deployment,
-ReplicaSet, garbage collector, node lifecycle, taint eviction controllers, the scheduler, and one
-kubelet per node), the api-server's initial state with its users, the client requests (a
-``Guarded`` request waits for a condition on the cluster: the image change of ``rolling-update``
-waits for the first rollout to complete), scripted node failures, and ``facts``: statements about
-the end state with their checks. Every built-in scenario starts with its kubelets registering
-their Nodes; the first user request waits until every Node is Ready.
+ReplicaSet, garbage collector, node lifecycle, taint eviction and EndpointSlice controllers, the
+scheduler, one kubelet and one kube-proxy per node), the api-server's initial state with its
+users, the client requests (a ``Guarded`` request waits for a condition on the cluster: the image
+change of ``rolling-update`` waits for the first rollout to complete; a ``Traffic`` one is a
+user's request to a Service, answered from a node's kube-proxy rules), scripted node failures,
+and ``facts``: statements about the end state with their checks. Every built-in scenario starts
+with its kubelets registering their Nodes; the first user request waits until every Node is
+Ready.
 
 Built-ins (:data:`SCENARIOS`): ``journey`` (``kubectl create deployment nginx --image nginx
---replicas 3`` on three nodes), ``rolling-update``, ``scale``, ``node-failure``,
-``cascading-delete``; :func:`scenario_from_manifests` builds one from a user's objects.
+--replicas 3`` on three nodes, then ``kubectl expose deployment nginx --type NodePort --port 80``
+and a request to the NodePort), ``rolling-update``, ``scale``, ``node-failure``,
+``cascading-delete``, ``rolling-update-service`` (the rollout behind a NodePort Service),
+``namespace-delete``; :func:`scenario_from_manifests` builds one from a user's objects.
 
 >>> s = scenario("journey")
 >>> s.name, [c.name for c in s.controllers][:4]
@@ -40,6 +44,7 @@ from kubeproof.model.apiserver.server import (
 )
 from kubeproof.model.cluster import Guarded, State, initial_state
 from kubeproof.model.controllers.deployment import DeploymentController
+from kubeproof.model.controllers.endpointslice import EndpointSliceController
 from kubeproof.model.controllers.garbagecollector import GarbageCollector
 from kubeproof.model.controllers.namespace import NamespaceController
 from kubeproof.model.controllers.nodelifecycle import NodeLifecycleController
@@ -49,6 +54,7 @@ from kubeproof.model.controllers.scheduler import Scheduler
 from kubeproof.model.controllers.tainteviction import TaintEvictionController
 from kubeproof.model.errors import KubeproofError
 from kubeproof.model.kubelet import Kubelet
+from kubeproof.model.kubeproxy import KubeProxy, curl, proxies
 from kubeproof.model.objects import (
     Container,
     Deployment,
@@ -56,6 +62,8 @@ from kubeproof.model.objects import (
     DeploymentStrategy,
     FrozenMap,
     LabelSelector,
+    Lifecycle,
+    LifecycleHandler,
     Namespace,
     Node,
     NodeSpec,
@@ -66,6 +74,9 @@ from kubeproof.model.objects import (
     PodSpec,
     PodTemplateSpec,
     RollingUpdateDeployment,
+    Service,
+    ServicePort,
+    ServiceSpec,
 )
 from kubeproof.model.quantity import parse_quantity
 
@@ -78,6 +89,7 @@ __all__ = [
     "builtin_controllers",
     "deployment_complete",
     "kubectl_create_deployment",
+    "kubectl_expose",
     "listed",
     "nodes_ready",
     "scenario",
@@ -85,6 +97,7 @@ __all__ = [
 ]
 
 ADMIN = "kubernetes-admin"
+NODES = ("node-1", "node-2", "node-3")
 Predicate = Callable[[State], bool]
 
 
@@ -197,9 +210,10 @@ def _app_pods(state: State, app: str, namespace: str = "default") -> list[Pod]:
 def builtin_controllers(
     nodes: Iterable[Node], seed: int = 0, namespace_controller: bool = False
 ) -> tuple[Controller, ...]:
-    """One kubelet per node, then kube-controller-manager's controllers and the scheduler.
-    The namespace controller only when asked (scenarios that delete a namespace): its informer
-    would add actions, and states, to every other scenario's search."""
+    """One kubelet per node, then kube-controller-manager's controllers, the scheduler and
+    one kube-proxy per node. The namespace controller only when asked (scenarios that delete a
+    namespace): its informer would add actions, and states, to every other scenario's search."""
+    nodes = tuple(nodes)
     return (
         *(Kubelet(n) for n in nodes),
         DeploymentController(),
@@ -208,7 +222,9 @@ def builtin_controllers(
         NodeLifecycleController(),
         TaintEvictionController(),
         *((NamespaceController(),) if namespace_controller else ()),
+        EndpointSliceController(),
         Scheduler(seed=seed),
+        *(KubeProxy(n.metadata.name) for n in nodes),
     )
 
 
@@ -248,6 +264,58 @@ def kubectl_create_deployment(
     )
 
 
+def kubectl_expose(deployment: Deployment, port: int, service_type: str = "") -> Service:
+    """The Service ``kubectl expose deployment NAME --port PORT --type TYPE`` sends: named after
+    the Deployment, with its labels, its selector's matchLabels as the selector, one TCP port
+    whose targetPort is the port (upstream: staging/src/k8s.io/kubectl/pkg/cmd/expose/expose.go
+    createService; polymorphichelpers MapBasedSelectorForObject)."""
+    meta = deployment.metadata
+    spec = ServiceSpec(
+        type=service_type,
+        selector=deployment.spec.selector.match_labels,
+        ports=(ServicePort(port, protocol="TCP", target_port=port),),
+    )
+    return Service(ObjectMeta(name=meta.name, namespace=meta.namespace, labels=meta.labels), spec)
+
+
+def _with_pre_stop(d: Deployment, seconds: int) -> Deployment:
+    """The Deployment with a preStop sleep of ``seconds`` in every container (none for 0)."""
+    if not seconds:
+        return d
+    hook = Lifecycle(LifecycleHandler(sleep_seconds=seconds))
+    template = d.spec.template
+    containers = tuple(replace(c, lifecycle=hook) for c in template.spec.containers)
+    template = replace(template, spec=replace(template.spec, containers=containers))
+    return replace(d, spec=replace(d.spec, template=template))
+
+
+def forwarding(
+    service: str,
+    pods: Callable[[State, str], bool] | None = None,
+    nodes: Iterable[str] = NODES,
+) -> Predicate:
+    """Every kube-proxy of ``nodes`` has programmed the Service ("namespace/name") NodePort
+    with backends (all of them pods for which ``pods(state, pod)`` holds, when given)."""
+    nodes = tuple(nodes)
+
+    def holds(state: State) -> bool:
+        programmed = proxies(state)
+        for node in nodes:
+            memory = programmed.get(node)
+            rule = (
+                None
+                if memory is None
+                else next((r for r in memory.rules if r.service == service and r.node_port), None)
+            )
+            if rule is None or not rule.node_port_backends:
+                return False
+            if pods is not None and not all(pods(state, b.pod) for b in rule.node_port_backends):
+                return False
+        return True
+
+    return holds
+
+
 def _create(obj: Object) -> Request:
     meta = obj.metadata
     namespace = meta.namespace if obj.NAMESPACED else ""
@@ -280,9 +348,6 @@ def _set_image(image: str) -> Callable[[Deployment], Deployment]:
         return replace(d, spec=replace(d.spec, template=template))
 
     return change
-
-
-NODES = ("node-1", "node-2", "node-3")
 
 
 def _base(nodes: tuple[str, ...] = NODES, seed: int = 0):
@@ -321,18 +386,70 @@ def _deployment_facts(app: str, replicas: int, spread: bool, image: str | None =
 # --- the built-in scenarios ----------------------------------------------------------------
 
 
+def _image_of(image: str) -> Callable[[State, str], bool]:
+    """Whether the pod ("namespace/name") is stored and runs ``image``."""
+
+    def runs(state: State, key: str) -> bool:
+        namespace, _, name = key.partition("/")
+        pod = read(state.api.store, "pods", namespace, name)
+        return pod is not None and all(c.image == image for c in pod.spec.containers)
+
+    return runs
+
+
+def _forwarding_fact(service: str, count: int, image: str) -> Fact:
+    """Every kube-proxy forwards the NodePort to exactly the ``count`` pods running ``image``
+    that are Running and Ready (as the EndpointSlice lists them)."""
+    namespace, _, app = service.partition("/")
+
+    def holds(state: State) -> bool:
+        pods = _running_ready(_app_pods(state, app, namespace))
+        want = {f"{namespace}/{p.metadata.name}" for p in pods}
+        programmed = proxies(state)
+        if len(want) != count or set(programmed) != set(NODES):
+            return False
+        for memory in programmed.values():
+            rules = [r for r in memory.rules if r.service == service and r.node_port]
+            if len(rules) != 1 or {b.pod for b in rules[0].node_port_backends} != want:
+                return False
+        return forwarding(service, _image_of(image))(state)
+
+    return Fact(
+        f"every kube-proxy forwards the NodePort of {service} to the {count} Ready pods",
+        holds,
+    )
+
+
 def journey(seed: int = 0) -> Scenario:
     controllers, api = _base(seed=seed)
-    create = _create(kubectl_create_deployment("nginx", "nginx", 3))
+    deployment = kubectl_create_deployment("nginx", "nginx", 3)
+    expose = Guarded(
+        deployment_complete("nginx"),
+        _create(kubectl_expose(deployment, 80, "NodePort")),
+        "the rollout is complete",
+    )
+    request = curl(
+        "node-2",
+        "default",
+        "nginx",
+        forwarding("default/nginx", nodes=("node-2",)),
+        "kube-proxy on node-2 forwards the NodePort",
+    )
     return Scenario(
         "journey",
         "Three nodes join the cluster, then `kubectl create deployment nginx --image nginx "
         "--replicas 3`: from kubectl through the api-server, etcd, the Deployment and "
-        "ReplicaSet controllers and the scheduler to the kubelets.",
+        "ReplicaSet controllers and the scheduler to the kubelets; once it is rolled out, "
+        "`kubectl expose deployment nginx --type NodePort --port 80`: the EndpointSlice "
+        "controller lists the pods, every kube-proxy programs the NodePort, and a request to "
+        "the NodePort on node-2 reaches an nginx pod.",
         controllers,
         api,
-        (_after_nodes(create, 3),),
-        facts=_deployment_facts("nginx", 3, spread=True),
+        (_after_nodes(_create(deployment), 3), expose, request),
+        facts=(
+            *_deployment_facts("nginx", 3, spread=True),
+            _forwarding_fact("default/nginx", 3, "nginx"),
+        ),
     )
 
 
@@ -484,12 +601,107 @@ def cascading_delete(seed: int = 0) -> Scenario:
     )
 
 
+def rolling_update_service(seed: int = 0, pre_stop: int = 0) -> Scenario:
+    """The journey's Deployment (maxSurge 1, maxUnavailable 0; a preStop sleep of ``pre_stop``
+    seconds when given) exposed as a NodePort Service, then rolled to a new image."""
+    controllers, api = _base(seed=seed)
+    d = kubectl_create_deployment("nginx", "nginx", 3)
+    strategy = DeploymentStrategy("RollingUpdate", RollingUpdateDeployment(1, 0))
+    d = _with_pre_stop(replace(d, spec=replace(d.spec, strategy=strategy)), pre_stop)
+    expose = Guarded(
+        deployment_complete("nginx"),
+        _create(kubectl_expose(d, 80, "NodePort")),
+        "the first rollout is complete",
+    )
+    set_image = Guarded(
+        forwarding("default/nginx", _image_of("nginx")),
+        _update_deployment("nginx", _set_image("nginx:1.27")),
+        "every kube-proxy forwards the NodePort",
+    )
+    request = curl(
+        "node-3",
+        "default",
+        "nginx",
+        forwarding("default/nginx", _image_of("nginx:1.27"), ("node-3",)),
+        "kube-proxy on node-3 forwards the NodePort to the new pods only",
+    )
+    hook = f" with a {pre_stop} s preStop sleep" if pre_stop else ", no preStop hook"
+    return Scenario(
+        "rolling-update-service",
+        f"The journey's Deployment (maxSurge 1, maxUnavailable 0{hook}) exposed with "
+        "`kubectl expose deployment nginx --type NodePort --port 80`; once every kube-proxy "
+        "forwards the NodePort, `kubectl set image deployment/nginx nginx=nginx:1.27`: each "
+        "old pod leaves the EndpointSlice (ready false, terminating) as its replacement "
+        "becomes Ready, and every kube-proxy follows.",
+        controllers,
+        api,
+        (_after_nodes(_create(d), 3), expose, set_image, request),
+        facts=(
+            *_deployment_facts("nginx", 3, spread=True, image="nginx:1.27"),
+            _forwarding_fact("default/nginx", 3, "nginx:1.27"),
+        ),
+    )
+
+
+TEAM = "team"
+
+
+def namespace_delete(seed: int = 0) -> Scenario:
+    """A namespace with the journey's Deployment and its Service, deleted once rolled out."""
+    nodes = tuple(_node(n, _pod_cidr(i)) for i, n in enumerate(NODES, start=1))
+    controllers = builtin_controllers(nodes, seed, namespace_controller=True)
+    api = api_initial_state(default_users(nodes=NODES))
+    d = kubectl_create_deployment("nginx", "nginx", 2, namespace=TEAM)
+    delete = Guarded(
+        forwarding(f"{TEAM}/nginx"),
+        Request(ADMIN, "delete", "namespaces", name=TEAM),
+        "the Service is served on every node",
+    )
+
+    def gone(state: State) -> bool:
+        return read(state.api.store, "namespaces", "", TEAM) is None
+
+    def empty(state: State) -> bool:
+        prefix = "/registry/"
+        r = etcd.range_(state.api.store, prefix, etcd.prefix_end(prefix))
+        return not any(kv.key.split("/")[3:4] == [TEAM] for kv in r.kvs)
+
+    def no_rules(state: State) -> bool:
+        return all(
+            r.service.split("/")[0] != TEAM for m in proxies(state).values() for r in m.rules
+        )
+
+    return Scenario(
+        "namespace-delete",
+        f"Namespace {TEAM} with the journey's Deployment (two replicas) exposed as a NodePort "
+        f"Service; once every node serves it, `kubectl delete namespace {TEAM}`: the namespace "
+        "controller deletes the pods, then everything else (the garbage collector takes the "
+        "ReplicaSet and the EndpointSlice with their owners), and finalizes the namespace; "
+        "every kube-proxy drops the Service.",
+        controllers,
+        api,
+        (
+            _after_nodes(_create(Namespace(ObjectMeta(name=TEAM))), 3),
+            _create(d),
+            _create(kubectl_expose(d, 80, "NodePort")),
+            delete,
+        ),
+        facts=(
+            Fact(f"namespace {TEAM} is gone", gone),
+            Fact(f"nothing is left in namespace {TEAM}", empty),
+            Fact(f"no kube-proxy forwards a Service of {TEAM}", no_rules),
+        ),
+    )
+
+
 SCENARIOS: dict[str, Callable[..., Scenario]] = {
     "journey": journey,
     "rolling-update": rolling_update,
     "scale": scale,
     "node-failure": node_failure,
     "cascading-delete": cascading_delete,
+    "rolling-update-service": rolling_update_service,
+    "namespace-delete": namespace_delete,
 }
 
 

@@ -1,8 +1,9 @@
 """The property catalogue: every built-in property by name, with its statement and kind.
 
 Areas: placement (properties/placement.py), workloads (properties/workloads.py), the api-server
-and its watch streams (properties/apiserver.py), liveness (properties/eventually.py); what they
-read of states and steps is in properties/reading.py. Leader election has no property of its
+and its watch streams (properties/apiserver.py), liveness (properties/eventually.py), Services
+and namespaces (properties/services.py); what they read of states and steps is in
+properties/reading.py. Leader election has no property of its
 own: two overlapping leaders show through the others (two ReplicaSet controllers that both lead
 create too many pods, which replicaset-never-exceeds-replicas catches; see
 tests/test_catalogue.py).
@@ -38,6 +39,13 @@ from kubeproof.properties.placement import (
     SCHEDULER_RESPECTS_AFFINITY_IN_VIEW,
     SCHEDULER_RESPECTS_TAINTS_IN_VIEW,
 )
+from kubeproof.properties.services import (
+    ENDPOINTS_CONVERGE,
+    ENDPOINTSLICES_SELECT,
+    NAMESPACES_EMPTIED,
+    PROXY_FORWARDS_LISTED,
+    ZERO_DOWNTIME,
+)
 from kubeproof.properties.workloads import (
     GC_SPARES_LIVE_OWNERS,
     REPLICASET_WITHIN_REPLICAS,
@@ -65,12 +73,17 @@ SAFETY = (
     RESOURCE_VERSIONS_INCREASE,
     WATCH_IN_ORDER,
     NO_FORBIDDEN_REQUEST_SUCCEEDS,
+    PROXY_FORWARDS_LISTED,
+    ENDPOINTSLICES_SELECT,
 )
 
+# zero downtime depends on every kube-proxy catching up before a pod's containers get SIGTERM,
+# which nothing bounds (reports/zero-downtime.md)
 UPSTREAM_RACES = (
     BINDING_RESPECTS_TAINTS_IN_ETCD,
     BINDING_RESPECTS_AFFINITY_IN_ETCD,
     ROLLOUT_WITHIN_SURGE_COUNTING_TERMINATING,
+    ZERO_DOWNTIME,
 )
 
 CATALOGUE: tuple[Property, ...] = (
@@ -78,6 +91,8 @@ CATALOGUE: tuple[Property, ...] = (
     DEPLOYMENT_CONVERGES,
     PENDING_ONLY_WHEN_UNSCHEDULABLE,
     BOUNDED_CREATIONS,
+    ENDPOINTS_CONVERGE,
+    NAMESPACES_EMPTIED,
     *UPSTREAM_RACES,
 )
 

@@ -293,9 +293,9 @@ def namespace_scenario(*later) -> Scenario:
 
 
 def test_deleting_a_namespace_empties_it_then_removes_it():
-    """The whole deletion: pods go first, then the Deployment, its ReplicaSet and the
-    Service; the ReplicaSet controller's replacement pods are refused by NamespaceLifecycle
-    with upstream's 403; the namespace goes once it is empty."""
+    """The whole deletion: pods go first, then the Deployment, its ReplicaSet, the Service and
+    its EndpointSlice; the ReplicaSet controller's replacement pods are refused by
+    NamespaceLifecycle with upstream's 403; the namespace goes once it is empty."""
     result = run(namespace_scenario())
     assert result.reason == "quiescent"
     state = result.state
@@ -306,7 +306,7 @@ def test_deleting_a_namespace_empties_it_then_removes_it():
         e.resource for e in journal if e.actor == "namespace" and e.verb == "deletecollection"
     ]
     assert collections[0] == "pods"
-    assert set(collections[1:]) == {"deployments", "replicasets", "services"}
+    assert set(collections[1:]) == {"deployments", "replicasets", "services", "endpointslices"}
     refused = [e for e in journal if e.code == 403 and e.resource == "pods"]
     assert refused and refused[0].note == (
         "pods is forbidden: unable to create new content in namespace team because it is "

@@ -566,8 +566,10 @@ def test_deletecollection_needs_its_own_verb():
 
 def test_the_scheduler_still_spreads_by_typed_services():
     """PodTopologySpread's DefaultSelector (helper/spread.go) reads the pod's Services: a typed
-    Service from a manifest reaches the snapshot of `kubeproof schedule`."""
+    Service from a manifest reaches the snapshot of `kubeproof schedule` and `place`."""
     from kubeproof.model.scheduler.simulate import cluster_from_objects
+    from kubeproof.solvers.placement.problem import problem_from_objects
 
     objects = load_text(yaml.safe_dump(SERVICE_DOC))
     assert [type(w) for w in cluster_from_objects(objects).snapshot.workloads] == [Service]
+    assert [type(w) for w in problem_from_objects(objects).snapshot.workloads] == [Service]

@@ -365,12 +365,19 @@ def _remove_finalizer(
 @dataclass(frozen=True)
 class GarbageCollector:
     """The generic garbage collector of kube-controller-manager (upstream watches every
-    resource with metadata informers; here the kinds the model has with ownerReferences)."""
+    resource with metadata informers; here the kinds the model has with ownerReferences, and
+    the Services that own EndpointSlices)."""
 
     name: str = "garbagecollector"
     identity: str = CONTROLLER_MANAGER
     process: str = "kube-controller-manager"
-    resources: tuple[str, ...] = ("deployments", "replicasets", "pods")
+    resources: tuple[str, ...] = (
+        "deployments",
+        "replicasets",
+        "pods",
+        "services",
+        "endpointslices",
+    )
 
     def initial_memory(self) -> GCMemory:
         return GCMemory()
