@@ -18,6 +18,7 @@ import argparse
 import dataclasses
 import os
 import sys
+import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -336,6 +337,30 @@ def _integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
+_BUILTIN_SUITES = "{built-in suites}"
+
+
+class _SuitesHelpFormatter(argparse.HelpFormatter):
+    """Names the built-in suites (properties/suites.SUITES) when the help is shown: loading
+    them loads the cluster model, which the command line does only when a command runs."""
+
+    def add_text(self, text: str | None) -> None:
+        if text and _BUILTIN_SUITES in text:
+            from kubeproof.properties.suites import DEFAULT_SUITE as default
+            from kubeproof.properties.suites import SUITES
+
+            names = ", ".join(f"{n} (default)" if n == default else n for n in SUITES)
+            text = text.replace(_BUILTIN_SUITES, names)
+        super().add_text(text)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        # a suite's name is not broken at its hyphens
+        text = " ".join(text.split())
+        return textwrap.fill(
+            text, width, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False
+        )
+
+
 def register(commands) -> None:
     """Add ``check`` and ``replay`` to the command line's subparsers."""
     check = commands.add_parser(
@@ -343,9 +368,9 @@ def register(commands) -> None:
         help="run property suites (default: journey); exit 1 on a violation, with its trace",
         description=(
             "Search the runs of each suite for a violation of its properties. Built-in suites: "
-            "journey (default), rolling-update, scale, node-failure, cascade-delete; --bug ID "
-            "runs the suite of a known Kubernetes bug."
+            f"{_BUILTIN_SUITES}; --bug ID runs the suite of a known Kubernetes bug."
         ),
+        formatter_class=_SuitesHelpFormatter,
     )
     check.add_argument("suites", nargs="*", metavar="SUITE")
     check.add_argument("--engine", choices=("hypothesis", "exhaustive"), default="hypothesis")

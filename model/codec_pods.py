@@ -34,6 +34,8 @@ from kubeproof.model.objects import (
     ContainerImage,
     ContainerPort,
     FrozenMap,
+    Lifecycle,
+    LifecycleHandler,
     Node,
     NodeAffinity,
     NodeSelector,
@@ -299,6 +301,7 @@ def _container(f: Fields) -> Container:
         limits=resources.resources("limits") if resources else FrozenMap(),
         ports=f.objects("ports", _port),
         restart_policy=f.opt_string("restartPolicy"),
+        lifecycle=_lifecycle(f.sub("lifecycle")),
     )
 
 
@@ -310,7 +313,33 @@ def _encode_container(c: Container, base: dict) -> dict:
     ports = [_encode_port(p, b) for p, b in _pair_by_index(c.ports, raw_ports)]
     put(base, "ports", ports, not ports)
     put(base, "restartPolicy", c.restart_policy, c.restart_policy is None)
+    _encode_lifecycle(c.lifecycle, base)
     return base
+
+
+# The model's kubelet runs one hook action, the preStop sleep (KEP-3960). Other handlers
+# (preStop exec or httpGet, postStart) stay in the raw manifest, are encoded back as they were,
+# and are ignored: the model sends SIGTERM without waiting for them.
+
+
+def _lifecycle(f: Fields | None) -> Lifecycle | None:
+    """``lifecycle.preStop.sleep.seconds`` (None without a preStop sleep)."""
+    pre_stop = f.sub("preStop") if f else None
+    sleep = pre_stop.sub("sleep") if pre_stop else None
+    return None if sleep is None else Lifecycle(LifecycleHandler(sleep.integer("seconds")))
+
+
+def _encode_lifecycle(lifecycle: Lifecycle | None, base: dict) -> None:
+    """The preStop sleep over the raw ``lifecycle`` (its other handlers are kept)."""
+    hook = lifecycle.pre_stop if lifecycle else None
+    raw = base_of(base, "lifecycle")
+    pre_stop = base_of(raw, "preStop")
+    if hook is None and "sleep" not in pre_stop:
+        return
+    sleep = {**base_of(pre_stop, "sleep"), "seconds": hook.sleep_seconds} if hook else None
+    put(pre_stop, "sleep", sleep, hook is None)
+    put(raw, "preStop", pre_stop, not pre_stop)
+    put(base, "lifecycle", raw, not raw)
 
 
 def _encode_requirements(base: dict, requests: FrozenMap, limits: FrozenMap) -> None:

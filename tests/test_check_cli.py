@@ -171,6 +171,15 @@ def test_a_trace_of_an_unknown_version_exits_2(tmp_path, capsys):
     assert "trace version 9 is not supported" in capsys.readouterr().err
 
 
+def test_check_help_names_every_built_in_suite(capsys):
+    from kubeproof.properties.suites import SUITES
+
+    assert main(["check", "--help"]) == 0
+    words = capsys.readouterr().out.replace(",", " ").replace(";", " ").split()
+    assert [n for n in SUITES if n not in words] == []
+    assert "journey" in words and "(default)" in words
+
+
 def test_a_usage_error_exits_2(capsys):
     assert main(["check", "--engine", "random"]) == 2
 

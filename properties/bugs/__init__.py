@@ -8,7 +8,7 @@ property it violates. ``fixed`` is the same suite without the switch, which must
 ``None`` where upstream still behaves so.
 
 Entries live in one module per component area (replicaset, scheduler, deployment, informer,
-still_upstream); :data:`BUGS` gathers them in that order.
+leader, still_upstream, services); :data:`BUGS` gathers them in that order.
 
 >>> all(b.id == b.buggy.name for b in BUGS)
 True
@@ -57,10 +57,11 @@ def _gather() -> tuple[Bug, ...]:
         leader,
         replicaset,
         scheduler,
+        services,
         still_upstream,
     )
 
-    modules = (replicaset, scheduler, deployment, informer, leader, still_upstream)
+    modules = (replicaset, scheduler, deployment, informer, leader, still_upstream, services)
     return tuple(b for m in modules for b in m.BUGS)
 
 
