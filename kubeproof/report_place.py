@@ -180,16 +180,22 @@ def _feasible_lines(problem: Problem, answer: Answer) -> Iterator[str]:
     nodes = len(problem.snapshot.nodes)
     what = f"{_plural(pods, 'pending pod')} of {_plural(len(problem.templates), 'workload')}"
     took = f"{answer.seconds:.2f} s" + (f", {answer.method}" if answer.method else "")
+    # the explanation ends with one "Left out:" line per gated workload (Answer)
+    kept = len(answer.explanation) - len(problem.gated)
+    facts, left_out = answer.explanation[:kept], answer.explanation[kept:]
     if answer.feasible is None:
         yield f"Unknown: the time ran out before deciding whether the {what} fit ({took})."
-        yield from _explained(answer.explanation)
+        yield from _explained(facts)
+        yield from left_out
         return
     if not answer.feasible:
         yield f"Infeasible: the {what} cannot all be placed ({took}). These facts conflict:"
-        yield from _explained(answer.explanation)
+        yield from _explained(facts)
+        yield from left_out
         return
     if not pods:
         yield f"Feasible: no pod is pending on the {_plural(nodes, 'node')} ({took})."
+        yield from left_out
         return
     used = len(set(answer.assignment.values()))
     verb = "fits" if pods == 1 else "fit"
@@ -197,6 +203,7 @@ def _feasible_lines(problem: Problem, answer: Answer) -> Iterator[str]:
         f"Feasible: the {what} {verb} on {used:,} of {_plural(nodes, 'node')}, verified pod by pod "
         f"({took})."
     )
+    yield from left_out
     yield ""
     yield from _table(problem, answer.assignment)
 

@@ -169,6 +169,47 @@ def test_bin_packing_trap_on_nodes_that_all_differ():
     )
 
 
+def test_nodes_differing_only_in_capacity_no_replica_can_use_share_one_class():
+    """Free cpu of 10.2 to 10.9 takes the same fills of 6 and 5 cpu pods as 10, and 16Gi of
+    free memory beside room for 110 pods of 1Mi is never short: one class of eight nodes."""
+    docs = [node(f"n{i}", cpu="11") for i in range(8)]
+    docs += [pod(f"sys{i}", on=f"n{i}", cpu=f"{i + 1}00m") for i in range(8)]
+    docs[-8:] = [_with_memory(d, f"{i + 1}Mi") for i, d in enumerate(docs[-8:])]
+    docs += [_with_memory(deployment("six", 2, cpu="6"), "1Mi"), deployment("five", 2, cpu="5")]
+    p = problem(*docs)
+    assert [len(c) for g in p.analysis.groups for c in g.classes] == [8]
+    docs[0]["status"]["allocatable"]["cpu"] = "12"  # 11.9 free: room for six and five
+    assert sorted(len(c) for g in problem(*docs).analysis.groups for c in g.classes) == [1, 7]
+
+
+def _with_memory(doc, memory):
+    spec = doc["spec"] if doc["kind"] == "Pod" else doc["spec"]["template"]["spec"]
+    spec["containers"][0]["resources"]["requests"]["memory"] = memory
+    return doc
+
+
+@pytest.mark.parametrize("seed", range(60, 80))
+def test_exact_model_over_merged_classes_agrees_with_the_brute_force(seed, monkeypatch):
+    """Running pods of odd sizes leave the nodes different free capacities, most of which
+    no replica can use: the exact model (first-fit made to fail, no pattern relaxation) over
+    the classes they merge into decides as the brute force does."""
+    monkeypatch.setattr(decide_module, "node_counts", lambda *args: ({}, {(0, 0): 1}))
+    monkeypatch.setattr(decide_module, "_bounded", lambda *args: None)
+    rng = random.Random(seed)
+    docs = [
+        node(f"n{i}", cpu=rng.choice(["3", "4"]), pods=rng.choice(["3", "110"])) for i in range(3)
+    ]
+    for i in range(3):
+        used = pod(f"sys{i}", on=f"n{i}", cpu=f"{rng.randrange(1, 700)}m")
+        docs.append(_with_memory(used, f"{rng.randrange(1, 1500)}Mi"))
+    for name in rng.sample(["web", "api", "db"], 2):
+        cpu = rng.choice(["1", "1500m", "2"])
+        made = deployment(name, rng.choice([1, 2, 3, 4]), cpu=cpu)
+        docs.append(_with_memory(made, rng.choice(["1Gi", "4Gi", "6Gi"])))
+    p = problem(*docs)
+    _agrees(solved(p), _brute_force(p))
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_exact_model_backends_agree_on_the_trap_and_on_a_packing(backend, monkeypatch):
     """Both exact backends, forced (CP-SAT where OR-tools is installed): the trap is
@@ -189,6 +230,31 @@ def test_exact_model_backends_agree_on_the_trap_and_on_a_packing(backend, monkey
     answer = feasible(fits, timeout=30)
     assert answer.feasible is True and answer.method == f"{LABELS[backend]} exact model"
     assert sorted(answer.assignment.values()) == ["a", "b"]
+
+
+def _tight_packing(nodes: int) -> list[dict]:
+    """10.1-cpu nodes, each running a pod of its own size, and pods of 5, 4, 3 and 2 cpu that
+    fill every node to exactly 10 cpu ({5,3,2} or {4,3,3}); the 2-cpu pods spread over
+    hostnames, a rule that gives the exact model a cell per node."""
+    docs = [node(f"n{i}", cpu="10100m") for i in range(nodes)]
+    docs += [pod(f"sys{i}", on=f"n{i}", cpu=f"{i + 1}m") for i in range(nodes)]
+    half = nodes // 2
+    docs += [deployment("five", half, cpu="5"), deployment("four", half, cpu="4")]
+    docs.append(deployment("three", 3 * half, cpu="3"))
+    docs.append(deployment("two", half, cpu="2", topologySpreadConstraints=spread("two", HOST)))
+    return docs
+
+
+@pytest.mark.parametrize(("nodes", "backend"), [(10, "z3"), (16, "CP-SAT")])
+def test_the_exact_model_goes_to_cp_sat_above_a_few_dozen_variables(nodes, backend, monkeypatch):
+    """Where OR-tools is installed, CP-SAT solves exact models of more than 64 variables (16
+    nodes here: 81), on which z3's search grows steeply; z3 keeps the smaller ones (10 nodes:
+    51), which it decides faster than OR-tools loads."""
+    monkeypatch.setattr(decide_module, "node_counts", lambda *args: ({}, {(0, 0): 1}))
+    answer = feasible(problem(*_tight_packing(nodes)), timeout=60)
+    assert answer.feasible is True
+    expected = backend if cpsat.available() else "z3"
+    assert answer.method == f"{expected} exact model"
 
 
 def test_bin_packing_that_fits_is_packed():
@@ -395,6 +461,31 @@ def test_tainted_zone_still_counts_for_spread_unless_taints_are_honored():
     honor = spread("web", nodeTaintsPolicy="Honor")
     web = deployment("web", 4, cpu="100m", topologySpreadConstraints=honor)
     assert solved(problem(*docs, web)).feasible is True
+
+
+def test_an_explanation_lists_only_the_nodes_a_workload_may_use_and_why_not_the_others():
+    """Zone c's general node is under maintenance and every gpu node is tainted: the minimal
+    conflict needs only zone c's nodes (the spread counts c, web cannot go there), yet the
+    nodes web can use are the general ones of a and b, never a gpu node; every other node is
+    named with its reason, so the counts add up."""
+    gpu = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+    maintenance = {"key": "example.com/maintenance", "value": "true", "effect": "NoSchedule"}
+    docs = [node(f"general-{z}", zone=z, labels={"pool": "general"}) for z in "ab"]
+    docs.append(node("general-c", zone="c", labels={"pool": "general"}, taints=[maintenance]))
+    docs += [node(f"gpu-{z}", zone=z, labels={"pool": "gpu"}, taints=[gpu]) for z in "abc"]
+    web = deployment("web", 3, cpu="100m", topologySpreadConstraints=spread("web"))
+    answer = solved(problem(*docs, web))
+    assert answer.feasible is False
+    assert answer.explanation == (
+        "Deployment default/web wants 3 replicas (spec.replicas).",
+        "Deployment default/web: its topology spread (maxSkew 1 over topology.kubernetes.io/zone,"
+        " DoNotSchedule, selecting app=web) counts 3 domains: a, b and c; it can run on no node"
+        " of c (spec.template.spec.topologySpreadConstraints[0]).",
+        "Deployment default/web can run on at most 2 nodes: general (2 of 3); general (1 of 3)"
+        " carry taint example.com/maintenance=true:NoSchedule; gpu (3) carry taint"
+        " nvidia.com/gpu=present:NoSchedule, and it does not tolerate any of them"
+        " (spec.template.spec.tolerations).",
+    )
 
 
 def test_hostname_spread_spreads_over_nodes():

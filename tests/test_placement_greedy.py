@@ -1,4 +1,4 @@
-"""The greedy gap (solvers/placement/greedy.py): the model's scheduler, one pod at a time in
+"""The greedy gap (solvers/placement/greedy_gap.py): the model's scheduler, one pod at a time in
 queue order, beside the complete placement."""
 
 from __future__ import annotations
@@ -142,6 +142,9 @@ def test_the_example_cluster_strands_its_batch_jobs_behind_the_web_front_end():
     }
 
 
-def test_the_module_example_runs():
-    module = importlib.import_module("kubeproof.solvers.placement.greedy")
+def test_the_module_has_a_name_of_its_own_and_its_example_runs():
+    """The package's ``greedy`` is the function; its module is ``greedy_gap``, which no
+    attribute of the package hides."""
+    module = importlib.import_module("kubeproof.solvers.placement.greedy_gap")
+    assert greedy is module.greedy and callable(greedy)
     assert doctest.testmod(module).failed == 0

@@ -71,6 +71,16 @@ def test_capacity_when_the_others_do_not_fit():
     )
 
 
+def test_capacity_out_of_time_answers_unknown_before_analysing_the_problem():
+    """With no time left, the deadline is checked first: the analysis (seconds on a large
+    cluster) is not computed, and the answer is unknown."""
+    p = problem(node("a"), deployment("web", 3, cpu="1"))
+    answer = Placer(p).capacity("default/web", timeout=0)
+    assert answer.max_replicas is None and answer.feasible is None
+    assert answer.explanation == ("The time limit ran out before an answer.",)
+    assert "analysis" not in p.__dict__
+
+
 # --- isolation ----------------------------------------------------------------------------
 
 

@@ -57,8 +57,9 @@ explanation); first-fit decreasing packs its answer onto nodes; when that fails,
 pattern relaxation (each group's fills of its largest node) proves most bin packings
 infeasible, and only then is the exact model solved (one cell per node, or per class of
 identical nodes with its patterns): by CP-SAT when OR-tools is installed (``pip install
-kubeproof[cpsat]``) and the model has over 2,000 integers, by z3 otherwise. CP-SAT helps on
-large clusters whose nodes all differ in free capacity, when first-fit cannot pack them.
+kubeproof[cpsat]``) and the model has over 64 variables (``decide.CPSAT_ABOVE``), by z3
+otherwise. CP-SAT helps on tight bin packings over nodes that differ in free capacity, which
+first-fit cannot pack: z3's search there grows steeply from a few dozen nodes on.
 
 >>> from kubeproof.model.objects import FrozenMap, Node, NodeStatus, ObjectMeta, Pod
 >>> from kubeproof.model.quantity import parse_quantity as q
@@ -70,7 +71,7 @@ large clusters whose nodes all differ in free capacity, when first-fit cannot pa
 """
 
 from kubeproof.solvers.placement.check import VerificationError, verify
-from kubeproof.solvers.placement.greedy import GreedyAnswer, greedy
+from kubeproof.solvers.placement.greedy_gap import GreedyAnswer, greedy
 from kubeproof.solvers.placement.problem import (
     PlacementError,
     Problem,

@@ -12,7 +12,11 @@
 - **Rules** between templates: ``rules``.
 - **Groups**: nodes that no constraint tells apart (eligibility, the topology domains and
   existing counts the rules read); within a group nodes differ only in free capacity.
-  **Classes** split groups further by free capacity, exactly.
+  **Classes** split groups further by pod room and the free capacity replicas can use,
+  exactly: each resource's free amount rounded down to a multiple of the greatest common
+  divisor of the templates' requests for it, since any replicas' sum is such a multiple (free
+  10.07 and 10.02 cpu take the same fills of 2, 3 and 5 cpu pods), and capped at what the
+  pod room's worth of the largest request needs (more is never used).
 
 >>> from kubeproof.model.objects import FrozenMap, Node, NodeStatus, ObjectMeta, Pod
 >>> from kubeproof.model.quantity import parse_quantity as q
@@ -26,6 +30,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -310,9 +315,32 @@ def _exclusions(problem: Problem) -> tuple[list[list], list[dict]]:
     return rows, states
 
 
+def _usable(
+    requests: Sequence[tuple[int, ...]], capacity: list, room: list
+) -> list[tuple[int, ...]]:
+    """Per node, the free amounts replicas can use (see the module docstring): a node's
+    fills (replicas per template within its free capacity and pod room) are those of its
+    usable amounts."""
+    columns = list(zip(*requests, strict=True))
+    steps = [math.gcd(*column) or 1 for column in columns]
+    largest = [max(column) for column in columns]
+    seen: dict[tuple, tuple[int, ...]] = {}
+    out = []
+    for free, pods in zip(capacity, room, strict=True):
+        found = seen.get((free, pods))
+        if found is None:
+            found = seen[(free, pods)] = tuple(
+                min(f - f % step, pods * most)
+                for f, step, most in zip(free, steps, largest, strict=True)
+            )
+        out.append(found)
+    return out
+
+
 def _groups(
     exclusions: list[list], rules: Rules, infos: Sequence[NodeInfo], capacity: list, room: list
 ) -> tuple[tuple[Group, ...], tuple[int, ...]]:
+    """The groups, their classes keyed on ``capacity`` (``_usable``) and room."""
     ids: dict[int, int] = {}
     distinct = list({id(row): row for row in exclusions}.values())  # templates share rows
     columns = [[ids.setdefault(id(e), len(ids)) for e in row] for row in distinct]
@@ -336,7 +364,8 @@ def analyse(problem: Problem) -> Analysis:
     names, requests, capacity, room = _resources(problem)
     exclusions, states = _exclusions(problem)
     rules = rules_of(problem, states)
-    groups, group_of = _groups(exclusions, rules, problem.snapshot.nodes, capacity, room)
+    usable = _usable(requests, capacity, room)
+    groups, group_of = _groups(exclusions, rules, problem.snapshot.nodes, usable, room)
     return Analysis(
         tuple(info.node.metadata.labels for info in problem.snapshot.nodes),
         names,

@@ -67,16 +67,6 @@ class _Packer:
     def __init__(self, analysis: Analysis, minimum: dict[int, int]):
         rules = analysis.rules
         self.a = analysis
-        self.capped: set[int] = set()
-        self.excluded: dict[int, set[int]] = {}
-        pairs = [(p.first, p.second) for p in rules.ports]
-        pairs += [(x.first, x.second) for x in rules.antis if x.unique]
-        for first, second in pairs:
-            if first == second:
-                self.capped.add(first)
-            else:
-                self.excluded.setdefault(first, set()).add(second)
-                self.excluded.setdefault(second, set()).add(first)
         self.spreads = [
             (s, minimum.get(i, 0)) for i, s in enumerate(rules.spreads) if s.unique and s.domains
         ]
@@ -92,9 +82,10 @@ class _Packer:
         """How many more replicas of ``t`` node ``n`` takes under the per-node rules."""
         most = group.fits(t, n)
         placed = group.placed[n]
-        if t in self.capped:
+        capped, excluded = self.a.rules.per_node(self.a.labels[n])
+        if t in capped:
             most = min(most, 1 - placed.get(t, 0))
-        if any(placed.get(u) for u in self.excluded.get(t, ())):
+        if any(placed.get(u) for u in excluded.get(t, ())):
             return 0
         for spread, low in self.spreads:
             # a node holding the rule's template: its count (plus the replica's own match
@@ -123,10 +114,12 @@ class _Packer:
                 return 0
         return max(most, 0)
 
-    def order(self, wanted: dict[int, int], free: Sequence[int], even: bool) -> list[int]:
+    def order(
+        self, wanted: dict[int, int], free: Sequence[int], even: bool, capped: Collection[int]
+    ) -> list[int]:
         """Targets of per-node affinity first, then templates a hostname spread must put on
-        every node, then (``even``) templates allowed one replica per node, then by decreasing
-        dominant share of the group's free capacity."""
+        every node, then (``even``) templates allowed one replica per node (``capped``), then
+        by decreasing dominant share of the group's free capacity."""
         targets = {u for r in self.affinities if wanted.get(r.template) for u in r.anchors(True)}
         spread = {u for s, low in self.spreads if low for u in s.counted}
 
@@ -137,7 +130,7 @@ class _Packer:
             )
 
         def key(t: int) -> tuple:
-            return (t not in targets, t not in spread, even and t not in self.capped, -share(t))
+            return (t not in targets, t not in spread, even and t not in capped, -share(t))
 
         return sorted(wanted, key=key)
 
@@ -179,7 +172,8 @@ class _Packer:
         nodes = group.nodes
         free = [sum(self.a.capacity[n][r] for n in nodes) for r in range(len(self.a.resources))]
         over = {}
-        for t in self.order(wanted, free, even):
+        capped = self.a.rules.per_node(self.a.labels[nodes[0]])[0] if nodes else frozenset()
+        for t in self.order(wanted, free, even, capped):
             left = wanted[t]
             for spread, low in self.spreads:  # first lift every node to the spread's minimum
                 if t not in spread.counted or not low:

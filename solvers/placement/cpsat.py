@@ -1,9 +1,10 @@
-"""OR-tools CP-SAT over a ``Model``: the optional fast backend for large exact models.
+"""OR-tools CP-SAT over a ``Model``: the optional fast backend for exact models.
 
-Installed with ``pip install kubeproof[cpsat]``; ``available()`` says whether it imports. It
-answers the exact model of large clusters in a fraction of a second where z3's linear
-arithmetic takes tens of seconds (research/placement.md). Facts play no part here (every one is
-assumed): CP-SAT decides, z3 explains. Its answers are checked like every other (``verify``).
+Installed with ``pip install kubeproof[cpsat]``; ``available()`` says whether it imports. On a
+tight bin packing over nodes that differ in free capacity it answers in a fraction of a second
+where z3's linear arithmetic takes tens of seconds or more (``decide.CPSAT_ABOVE``, README).
+Facts play no part here (every one is assumed): CP-SAT decides, z3 explains. Its answers are
+checked like every other (``verify``).
 
 >>> from kubeproof.solvers.placement.model import Model
 >>> m = Model()

@@ -7,8 +7,8 @@
 3. Still not packed: z3 on the pattern relaxation (``patterns.bounding_cells``: per group, the
    fills of its largest node); UNSAT there is a bin packing proved and explained on a few
    patterns. Else the exact model (per node, or per class of identical nodes with patterns),
-   with CP-SAT when OR-tools is installed and the model is large, else z3; z3 explains its
-   UNSAT.
+   with CP-SAT when OR-tools is installed and the model has more than ``CPSAT_ABOVE``
+   variables, else z3; z3 explains its UNSAT.
 4. Every assignment is verified pod by pod (``check.verify``) before it is returned. A timeout
    at any step gives ``feasible=None``, never a feasibility claim.
 
@@ -41,7 +41,11 @@ from kubeproof.solvers.placement.z3backend import SAT, UNKNOWN, UNSAT, Z3Model
 __all__ = ["CPSAT_ABOVE", "PACKING_ROUNDS", "Outcome", "decide", "exact_at_least", "left"]
 
 PACKING_ROUNDS = 8
-CPSAT_ABOVE = 2000  # integer variables of the exact model above which CP-SAT solves it
+# Variables (integers and Booleans) of the exact model above which CP-SAT solves it, when
+# installed. z3 decides smaller ones in tens of milliseconds, less than loading OR-tools takes
+# (0.3 s); above, its search on a tight packing with a cell per node grows steeply (1 s at 71
+# variables, 4 s at 101, 49 s at 251, with a hostname spread) where CP-SAT takes 0.3-0.8 s.
+CPSAT_ABOVE = 64
 
 
 @dataclass(frozen=True)
@@ -111,16 +115,17 @@ def _solve_exact(
     problem: Problem, deadline: float, at_least: int = -1, restricted: bool = True
 ) -> tuple[str, dict[tuple[int, int], int], str, object]:
     """The exact model (a cell per node, or per class of identical nodes with patterns) solved:
-    CP-SAT when installed and the model is large (importing OR-tools costs more than z3 takes
-    on a small one), else z3. ``(status, counts, method, (cells, patterns))``; ``at_least``
-    lets that template take more than its replicas."""
+    CP-SAT when installed and the model has more than ``CPSAT_ABOVE`` variables, else z3.
+    ``(status, counts, method, (cells, patterns))``; ``at_least`` lets that template take
+    more than its replicas."""
     analysis = problem.analysis
     replicas = [t.replicas for t in problem.templates]
     cells, patterns = exact_cells(analysis)
     encoding = encode(
         analysis, replicas, cells, patterns=patterns, at_least=at_least, restricted=restricted
     )
-    if len(encoding.model.bounds) > CPSAT_ABOVE and cpsat.available():
+    size = len(encoding.model.bounds) + encoding.model.booleans
+    if size > CPSAT_ABOVE and cpsat.available():
         method = "CP-SAT exact model"
         status, values = cpsat.solve(encoding.model, max(left(deadline), 0.01))
     else:

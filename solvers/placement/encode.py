@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from kubeproof.solvers.placement.analysis import Analysis
 from kubeproof.solvers.placement.encode_rules import RuleEncodings
@@ -185,6 +186,7 @@ class _Builder(RuleEncodings):
         size = len(self.cells[c])
         involved = set(templates)
         rules = self.a.rules
+        labels = self.a.labels[self.cells[c][0]]
         facts = [self.capacity_fact(c)]
         facts += [
             Fact(PORTS, p.first, detail=p.second)
@@ -194,7 +196,7 @@ class _Builder(RuleEncodings):
         facts += [
             Fact(ANTI, x.owner, detail=x.key)
             for x in rules.antis
-            if x.unique and {x.first, x.second} & involved
+            if x.unique and x.key in labels and {x.first, x.second} & involved
         ]
         facts = tuple(dict.fromkeys(facts))
         counts = [m.integer(0, size) for _ in fills]
@@ -212,22 +214,22 @@ class _Builder(RuleEncodings):
         ``k1`` the replicas of ``t`` a node takes without and with it, ``x_t + d * x_u <=
         sum(k0)`` over the group, ``d`` the least ``k0 - k1`` of its nodes."""
         m, rules = self.m, self.a.rules
-        single: dict[int, Fact] = {
-            p.first: Fact(PORTS, p.first, detail=p.first)
+        reasons = [
+            (p.first, Fact(PORTS, p.first, detail=p.first), None)
             for p in rules.ports
             if p.first == p.second
-        }
-        single.update(
-            {
-                x.first: Fact(ANTI, x.owner, detail=x.key)
-                for x in rules.antis
-                if x.unique and x.first == x.second
-            }
-        )
+        ]
+        reasons += [
+            (x.first, Fact(ANTI, x.owner, detail=x.key), x.key)
+            for x in rules.antis
+            if x.unique and x.first == x.second
+        ]
         templates = range(len(self.replicas))
         for c, cell in enumerate(self.cells):
             if len(cell) == 1 or c in self.patterns:
                 continue
+            labels = self.a.labels[cell[0]]  # a group's nodes carry the same unique keys
+            single = {u: fact for u, fact, key in reasons if key is None or key in labels}
             for u, why in single.items():
                 one = self.x.get((u, c))
                 if one is None:
@@ -251,6 +253,35 @@ class _Builder(RuleEncodings):
             if need > 0:
                 most = min(most, (free - own) // need)
         return max(most, 0)
+
+    def symmetry_cuts(self) -> None:
+        """Nodes of one class (``Analysis``: same group, same usable capacity and room) that
+        are cells of their own are interchangeable in every Fact's constraints, so ordering
+        them by one template's replicas keeps every subset of Facts as satisfiable as it was
+        (an unsat core stays one): a search then never tries two orders of the same nodes."""
+        single = [
+            c for c, cell in enumerate(self.cells) if len(cell) == 1 and c not in self.patterns
+        ]
+        if len(single) < 2:
+            return
+        class_of = {
+            n: (g, i)
+            for g, group in enumerate(self.a.groups)
+            for i, members in enumerate(group.classes)
+            for n in members
+        }
+        by_class: dict[tuple[int, int], list[int]] = {}
+        for c in single:
+            by_class.setdefault(class_of[self.cells[c][0]], []).append(c)
+        for cells in by_class.values():
+            ordered = next(
+                (t for t in range(len(self.replicas)) if all((t, c) in self.x for c in cells)),
+                None,
+            )
+            if ordered is None or len(cells) < 2:
+                continue
+            for one, two in pairwise(cells):
+                self.m.linear(((1, self.x[(ordered, one)]), (-1, self.x[(ordered, two)])), 0, None)
 
     def rounding_cuts(self, cell, here, fact) -> None:
         """Per node, ``sum_u req_u * z_u <= free`` divided by a template's request and rounded
@@ -293,7 +324,7 @@ def encode(
     for a in rules.antis:
         fact = Fact(ANTI, a.owner, detail=a.key)
         if a.unique:
-            builder.node_exclusive(a.first, a.second, fact)
+            builder.node_exclusive(a.first, a.second, fact, a.key)
         else:
             builder.domain_exclusive(a.first, a.second, a.key, fact)
     for index in range(len(rules.spreads)):
@@ -302,6 +333,7 @@ def encode(
         builder.affinity(index)
     if restricted:
         builder.one_seed_per_cycle()
+    builder.symmetry_cuts()
     return Encoding(
         builder.m, cells, builder.x, builder.minimum, builder.seeds, builder.w, patterns
     )

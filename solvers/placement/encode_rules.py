@@ -63,13 +63,16 @@ class RuleEncodings:
             self.by_value[key] = found
         return found
 
-    def node_exclusive(self, first: int, second: int, fact: Fact) -> None:
-        """No node holds pods of both (``first == second``: at most one per node)."""
+    def node_exclusive(self, first: int, second: int, fact: Fact, key: str | None = None) -> None:
+        """No node holds pods of both (``first == second``: at most one per node); with a
+        ``key``, only on the nodes carrying it (``Rules.per_node``)."""
         m = self.m
         for c, cell in enumerate(self.cells):
             one, two = self.x.get((first, c)), self.x.get((second, c))
             if one is None or two is None or c in self.patterns:
                 continue  # a pattern cell's patterns keep the rule already
+            if key is not None and key not in self.a.labels[cell[0]]:
+                continue  # a cell's nodes agree on which unique keys they carry (groups)
             if first == second:
                 m.linear(((1, one),), None, len(cell), facts=(fact,))
             elif len(cell) == 1:

@@ -37,7 +37,7 @@ from kubeproof.solvers.placement.model import (
 from kubeproof.solvers.placement.problem import Problem
 from kubeproof.solvers.placement.z3backend import Z3Model
 
-__all__ = ["explanation", "phrase", "pool_of", "pools_text", "why_nodes"]
+__all__ = ["explanation", "gated_lines", "phrase", "pool_of", "pools_text", "why_nodes"]
 
 POOL_LABELS = (
     "pool",
@@ -65,9 +65,9 @@ def pool_of(labels: Mapping[str, str], name: str) -> str:
     return re.sub(r"[-_.]?\d+$", "", name) or name
 
 
-def _join(items: Sequence[str]) -> str:
+def _join(items: Sequence[str], word: str = "and") -> str:
     items = list(items)
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {word} {items[-1]}"
 
 
 def _pools(problem: Problem) -> list[str]:
@@ -158,18 +158,21 @@ def why_nodes(problem: Problem, t: int, plugin: str, nodes: list[int]) -> str:
     return f"{where}: {plugin} rejects it ({reason})"
 
 
-def _eligibility(problem: Problem, t: int, facts: list[Fact]) -> str:
-    by_plugin: dict[str, list[int]] = {}
-    for fact in facts:
-        by_plugin.setdefault(fact.detail, []).append(fact.group)
-    excluded = set(_nodes(problem, [f.group for f in facts]))
-    allowed = [n for n in range(len(problem.snapshot.nodes)) if n not in excluded]
+def _eligibility(problem: Problem, t: int) -> str:
+    """Where the template may run, and why not on every other node: the nodes its static
+    filters allow, and all the others by the filter that refuses them (not only those of the
+    core's Facts, which may leave out nodes it could not use anyway)."""
+    analysis = problem.analysis
+    allowed = analysis.eligible(t)
+    refused: dict[tuple[str, str], list[int]] = {}
+    for n, exclusion in enumerate(analysis.exclusions[t]):
+        if exclusion is not None:
+            refused.setdefault((exclusion.plugin, exclusion.detail), []).append(n)
     noun = "node" if len(allowed) == 1 else "nodes"
     head = f"{problem.templates[t].workload} can run on at most {len(allowed)} {noun}"
     head += f": {pools_text(problem, allowed)}" if allowed else ""
     reasons = "; ".join(
-        why_nodes(problem, t, plugin, _nodes(problem, groups))
-        for plugin, groups in by_plugin.items()
+        why_nodes(problem, t, plugin, nodes) for (plugin, _), nodes in refused.items()
     )
     return f"{head}; {reasons}."
 
@@ -188,6 +191,26 @@ def _replicas(problem: Problem, t: int) -> str:
         return f"{workload} is waiting for a node." if count == 1 else f"{workload}: {count} pods."
     noun = "replica" if count == 1 else "replicas"
     return f"{workload} wants {count} {noun} (spec.replicas)."
+
+
+def gated_lines(problem: Problem) -> tuple[str, ...]:
+    """One line per workload left out for its scheduling gates (``Problem.gated``)."""
+    lines = []
+    for template in problem.gated:
+        workload = template.workload
+        gates = ", ".join(template.pod.spec.scheduling_gates)
+        field = f"{workload.pod_spec_path}.schedulingGates: {gates}"
+        if workload.kind == "Pod":
+            what, them = f"{workload} has", "it"
+        else:
+            count = workload.replicas
+            noun = "replica has" if count == 1 else "replicas have"
+            what, them = f"{workload}'s {count} {noun}", "it" if count == 1 else "them"
+        lines.append(
+            f"Left out: {what} scheduling gates ({field}); the scheduler does not consider "
+            f"{them} until they are removed."
+        )
+    return tuple(lines)
 
 
 def _anti(problem: Problem, owner: int, key: str) -> str:
@@ -218,6 +241,11 @@ def _spread(problem: Problem, index: int) -> str:
         f"DoNotSchedule, selecting {rule.selector_text}) counts {domains} "
         f"{'domain' if domains == 1 else 'domains'}: {listed}"
     )
+    reached = {rule.host_domain[n] for n in problem.analysis.eligible(rule.template)}
+    unreached = [v for d, v in enumerate(rule.domains) if d not in reached]
+    if unreached:
+        where = _join(unreached, "or") if len(unreached) <= 6 else f"{len(unreached)} of them"
+        text += f"; it can run on no node of {where}"
     if rule.min_domains > 1:
         text += f"; minDomains {rule.min_domains}"
     running = [f"{v} {n}" for v, n in zip(rule.domains, rule.existing, strict=True) if n]
@@ -327,13 +355,13 @@ def phrase(problem: Problem, facts: Iterable[Fact]) -> tuple[str, ...]:
         set(facts), key=lambda f: (_ORDER.index(f.kind), f.template, f.group, str(f.detail))
     )
     lines = []
-    eligibility: dict[int, list[Fact]] = {}
+    eligibility: set[int] = set()
     capacity = [f.group for f in facts if f.kind == CAPACITY]
     for fact in facts:
         if fact.kind == REPLICAS:
             lines.append(_replicas(problem, fact.template))
         elif fact.kind == ELIGIBLE:
-            eligibility.setdefault(fact.template, []).append(fact)
+            eligibility.add(fact.template)
         elif fact.kind == ANTI:
             lines.append(_anti(problem, fact.template, fact.detail))
         elif fact.kind == SPREAD:
@@ -342,7 +370,7 @@ def phrase(problem: Problem, facts: Iterable[Fact]) -> tuple[str, ...]:
             lines.append(_affinity(problem, fact.template))
         elif fact.kind == PORTS:
             lines.append(_ports(problem, fact.template, fact.detail))
-    lines += [_eligibility(problem, t, fs) for t, fs in sorted(eligibility.items())]
+    lines += [_eligibility(problem, t) for t in sorted(eligibility)]
     if not problem.snapshot.nodes:
         lines.append("The input has no nodes.")
     if capacity:

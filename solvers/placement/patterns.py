@@ -29,30 +29,26 @@ __all__ = ["PATTERN_LIMIT", "bounding_cells", "exact_cells", "node_patterns"]
 PATTERN_LIMIT = 2000
 
 
-def _per_node(analysis: Analysis) -> tuple[set[int], set[tuple[int, int]], set[int]]:
-    """Templates allowed one replica per node, pairs never on one node, and templates a rule
-    reading single nodes involves."""
+def _local(analysis: Analysis) -> set[int]:
+    """The templates a rule reading single nodes involves."""
     rules = analysis.rules
-    single = {p.first for p in rules.ports if p.first == p.second}
-    single |= {x.first for x in rules.antis if x.unique and x.first == x.second}
-    apart = {(p.first, p.second) for p in rules.ports if p.first != p.second}
-    apart |= {(x.first, x.second) for x in rules.antis if x.unique and x.first != x.second}
     local = {u for s in rules.spreads if s.unique for u in (s.template, *s.counted)}
     local |= {u for r in rules.affinities if any(r.unique) for u in (r.template, *r.targets)}
-    return single, apart, local
+    return local
 
 
 def node_patterns(
     analysis: Analysis,
+    node: int,
     templates: tuple[int, ...],
     free: tuple[int, ...],
     room: int,
     limit: int = PATTERN_LIMIT,
-    rules: tuple | None = None,
 ) -> tuple[tuple[int, ...], ...] | None:
     """Every fill of a node with this free capacity and pod room (replicas per template, in
-    ``templates`` order) the per-node rules allow; None when there are more than ``limit``."""
-    single, apart, _ = rules if rules is not None else _per_node(analysis)
+    ``templates`` order) the per-node rules of ``node`` allow (``Rules.per_node``: its group
+    shares them); None when there are more than ``limit``."""
+    single, apart = analysis.rules.per_node(analysis.labels[node])
     requests = analysis.requests
     found: list[tuple[int, ...]] = []
 
@@ -62,10 +58,7 @@ def node_patterns(
             return len(found) <= limit
         t = templates[i]
         most = 1 if t in single else room
-        if any(
-            c and ((t, u) in apart or (u, t) in apart)
-            for u, c in zip(templates, chosen, strict=False)
-        ):
+        if any(c and u in apart.get(t, ()) for u, c in zip(templates, chosen, strict=False)):
             most = 0
         for k in range(min(most, room) + 1):
             left = [f - need * k for f, need in zip(free, requests[t], strict=True)]
@@ -93,7 +86,7 @@ def exact_cells(
 ) -> tuple[tuple[tuple[int, ...], ...], dict[int, Fills]]:
     """The exact model's cells, and for each pattern cell (by index) its templates and
     patterns; every other cell is one node."""
-    rules = _per_node(analysis)
+    local = _local(analysis)
     cells: list[tuple[int, ...]] = []
     patterns: dict[int, Fills] = {}
     for group in analysis.groups:
@@ -101,9 +94,9 @@ def exact_cells(
             first = members[0]
             templates = _templates(analysis, first)
             fills = None
-            if len(members) > 1 and not rules[2] & set(templates):
+            if len(members) > 1 and not local & set(templates):
                 free, room = analysis.capacity[first], analysis.room[first]
-                fills = node_patterns(analysis, templates, free, room, limit, rules)
+                fills = node_patterns(analysis, first, templates, free, room, limit)
             if fills is None:
                 cells += [(n,) for n in members]
             else:
@@ -119,18 +112,18 @@ def bounding_cells(
     of a node with the group's largest free capacity and room in every resource (every node's
     fill is one of them, so the model admits every real placement); a group with too many
     patterns, or rules reading single nodes, stays a summed cell of the relaxation."""
-    rules = _per_node(analysis)
+    local = _local(analysis)
     cells = tuple(group.nodes for group in analysis.groups)
     patterns: dict[int, Fills] = {}
     for c, nodes in enumerate(cells):
         templates = _templates(analysis, nodes[0])
-        if rules[2] & set(templates):
+        if local & set(templates):
             continue
         free = tuple(
             max(values) for values in zip(*(analysis.capacity[n] for n in nodes), strict=True)
         )
         room = max(analysis.room[n] for n in nodes)
-        fills = node_patterns(analysis, templates, free, room, limit, rules)
+        fills = node_patterns(analysis, nodes[0], templates, free, room, limit)
         if fills is not None:
             patterns[c] = (templates, fills)
     return cells, patterns

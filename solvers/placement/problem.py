@@ -2,9 +2,10 @@
 
 ``problem_from_objects`` reads objects as ``kubeproof schedule`` does: Pods with ``nodeName``
 are running (they stay where they are), every other Pod and every replica of a Deployment or
-ReplicaSet is pending. Replicas of one workload are identical but for their names, so a
-workload is one ``Template`` with a replica count: the solver counts replicas, it does not name
-them.
+ReplicaSet is pending, except pods with scheduling gates, which the scheduler does not consider
+until the gates are removed (``Problem.gated``). Replicas of one workload are identical but for
+their names, so a workload is one ``Template`` with a replica count: the solver counts replicas,
+it does not name them.
 
 >>> from kubeproof.model.objects import FrozenMap, Node, NodeStatus, ObjectMeta, Pod
 >>> from kubeproof.model.quantity import parse_quantity
@@ -129,12 +130,14 @@ class Problem:
     and the scheduler profile whose filters decide what fits where.
 
     ``analysis`` is what every query needs (eligibility, capacities, node groups, the rules
-    between templates); it is computed once per Problem, on first use.
+    between templates); it is computed once per Problem, on first use. ``gated``: the
+    workloads left out because their pods have scheduling gates.
     """
 
     snapshot: Snapshot
     templates: tuple[Template, ...]
     profile: Profile = field(default_factory=default_profile)
+    gated: tuple[Template, ...] = ()
 
     @cached_property
     def analysis(self) -> Analysis:
@@ -159,6 +162,13 @@ class Problem:
         for index, template in enumerate(self.templates):
             if template.workload.key == key:
                 return index
+        for template in self.gated:
+            if template.workload.key == key:
+                raise PlacementError(
+                    f"{template.workload} is not pending: its pods have scheduling gates "
+                    f"({template.workload.pod_spec_path}.schedulingGates), and the scheduler "
+                    "does not consider them until the gates are removed"
+                )
         known = ", ".join(t.workload.key for t in self.templates) or "none"
         raise PlacementError(f"no pending Deployment, ReplicaSet or Pod {key} (pending: {known})")
 
@@ -220,14 +230,17 @@ def problem_from_objects(objects: Iterable[Object], profile: Profile | None = No
             by_node[obj.spec.node_name].append(obj)
     infos = tuple(NodeInfo(n, tuple(by_node[n.metadata.name])) for n in nodes)
     names = {"", profile.scheduler_name}
-    templates, replicasets = [], []
+    templates, gated, replicasets = [], [], []
     for obj in objects:
         replicaset = _replicaset(obj)
         if replicaset is not None:
             replicasets.append(replicaset)
         template = _template(obj, replicaset)
-        if template is not None and template.pod.spec.scheduler_name in names:
-            templates.append(template)
+        if template is None or template.pod.spec.scheduler_name not in names:
+            continue
+        # upstream: pkg/scheduler/framework/plugins/schedulinggates PreEnqueue: a pod with
+        # gates never enters the active queue, so it is never filtered nor placed
+        (gated if template.pod.spec.scheduling_gates else templates).append(template)
     generic = tuple(
         o
         for o in objects
@@ -235,4 +248,4 @@ def problem_from_objects(objects: Iterable[Object], profile: Profile | None = No
     )
     namespaces = tuple(o for o in objects if isinstance(o, Namespace))
     snapshot = Snapshot(infos, namespaces, generic + tuple(replicasets))
-    return Problem(snapshot, tuple(templates), profile)
+    return Problem(snapshot, tuple(templates), profile, tuple(gated))

@@ -22,7 +22,7 @@ from kubeproof.model.scheduler.framework import SKIP, NodeInfo
 from kubeproof.solvers.placement.check import verify
 from kubeproof.solvers.placement.decide import Outcome, decide, exact_at_least, left
 from kubeproof.solvers.placement.encode import encode, group_cells
-from kubeproof.solvers.placement.explain import pools_text, why_nodes
+from kubeproof.solvers.placement.explain import gated_lines, pools_text, why_nodes
 from kubeproof.solvers.placement.problem import Problem
 from kubeproof.solvers.placement.selector import parse_selector, selector_matches, selector_text
 from kubeproof.solvers.placement.whatif import Displacement, drained, repair
@@ -49,7 +49,9 @@ ISOLATION_PLUGINS = ("TaintToleration", "NodeAffinity", "NodeName")
 class Answer:
     """Does everything fit: ``feasible`` True (with the ``assignment`` of every pending pod,
     ``namespace/name`` to node), False (with the ``explanation``, a minimal set of conflicting
-    facts, one per line) or None (out of time). ``method`` says what decided it."""
+    facts, one per line) or None (out of time). ``method`` says what decided it. The
+    explanation ends with a ``Left out:`` line per workload whose pods have scheduling gates
+    (``explain.gated_lines``), whatever the answer."""
 
     feasible: bool | None
     assignment: Mapping[str, str]
@@ -137,8 +139,9 @@ class Placer:
         start = time.perf_counter()
         outcome = self._placement(time.monotonic() + timeout)
         assignment = _assignment(self.problem, outcome.counts) if outcome.feasible else {}
+        lines = outcome.explanation + gated_lines(self.problem)
         seconds = time.perf_counter() - start
-        return Answer(outcome.feasible, assignment, outcome.explanation, seconds, outcome.method)
+        return Answer(outcome.feasible, assignment, lines, seconds, outcome.method)
 
     def capacity(self, workload: str, timeout: float = DEFAULT_TIMEOUT) -> CapacityAnswer:
         """The most replicas of ``workload`` (``namespace/name``) that fit with the others.
@@ -158,9 +161,12 @@ class Placer:
             seconds = time.perf_counter() - start
             return CapacityAnswer(key, most, fits, assignment, lines, seconds, low)
 
+        out_of_time = ("The time limit ran out before an answer.",)
+        if left(deadline) <= 0:  # before the analysis and the model, which take seconds
+            return answer(None, None, {}, out_of_time)
         top = self._most(t, deadline)
         if top is None:
-            return answer(None, None, {}, ("The time limit ran out before an answer.",))
+            return answer(None, None, {}, out_of_time)
         best = decide(problem.with_replicas(t, 0), deadline)
         if not best.feasible:
             if best.feasible is None:

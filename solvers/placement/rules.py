@@ -12,8 +12,10 @@
 
 Which template's term matches which template's pods is asked of the plugins themselves, on a
 probe snapshot: one node per template, holding one of its pods, in domains of its own for every
-key. A key is *unique* when no two nodes share a value (``kubernetes.io/hostname``): its domains
-are single nodes.
+key. A key is *unique* when no two nodes carrying it share a value (``kubernetes.io/hostname``):
+its domains are single nodes. A node without a key is in no domain of it: anti-affinity over
+the key does not bind there, spread and pod affinity keep their template off it and count no
+pod on it.
 
 Semantics are final-state (see the package docstring): an assignment satisfies a Spread when
 every domain holding replicas of its template counts at most ``max_skew`` more pods than the
@@ -34,7 +36,7 @@ plugin would, running or placed.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from kubeproof.model.objects import FrozenMap, Node, ObjectMeta
@@ -79,7 +81,8 @@ class Spread:
 @dataclass(frozen=True, slots=True)
 class Anti:
     """Pods of ``first`` and ``second`` may not share a domain of ``key`` (``first == second``:
-    at most one replica per domain) because of ``owner``'s required anti-affinity on ``key``."""
+    at most one replica per domain) because of ``owner``'s required anti-affinity on ``key``;
+    ``unique``: the domains are single nodes (a node without the key is in none)."""
 
     owner: int
     key: str
@@ -131,6 +134,29 @@ class Rules:
     ports: tuple[Ports, ...] = ()
     unique_keys: frozenset[str] = frozenset()
     shared_keys: tuple[str, ...] = ()
+    _per_node: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def per_node(
+        self, labels: Mapping[str, str]
+    ) -> tuple[frozenset[int], Mapping[int, frozenset[int]]]:
+        """On a node with these labels: the templates allowed one replica, and per template
+        the templates never beside it. Host ports bind on every node; anti-affinity over a
+        unique key only where the node carries the key. Memoized per set of keys carried."""
+        present = frozenset(k for k in self.unique_keys if k in labels)
+        found = self._per_node.get(present)
+        if found is None:
+            # upstream: interpodaffinity/filtering.go satisfyPodAntiAffinity and
+            # getExistingAntiAffinityCounts skip a node without the term's topology key
+            pairs = [(p.first, p.second) for p in self.ports]
+            pairs += [(x.first, x.second) for x in self.antis if x.unique and x.key in present]
+            apart: dict[int, set[int]] = {}
+            for one, two in pairs:
+                apart.setdefault(one, set()).add(two)
+                apart.setdefault(two, set()).add(one)
+            single = frozenset(one for one, two in pairs if one == two)
+            others = {t: frozenset(us - {t}) for t, us in apart.items()}
+            found = self._per_node[present] = (single, others)
+        return found
 
     def node_keys(self, infos: Sequence[NodeInfo]) -> list[tuple]:
         """Per node, everything the rules read of it (for grouping nodes)."""
@@ -154,6 +180,8 @@ class Rules:
 
 
 def _unique_keys(keys: set[str], infos: Sequence[NodeInfo]) -> frozenset[str]:
+    """The keys whose values no two nodes carrying them share (nodes without one are in no
+    domain of it: every per-node rule over it skips them, ``Rules.per_node``)."""
     unique = set()
     for key in keys:
         values = [i.node.metadata.labels[key] for i in infos if key in i.node.metadata.labels]

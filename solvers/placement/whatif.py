@@ -263,15 +263,6 @@ class _Placer:
         self.on: dict[int, dict[int, int]] = {}
         for (t, n), k in kept.items():
             self._take(t, n, k)
-        rules = analysis.rules
-        self.single = {p.first for p in rules.ports if p.first == p.second}
-        self.single |= {x.first for x in rules.antis if x.unique and x.first == x.second}
-        self.apart: dict[int, set[int]] = {}
-        pairs = [(p.first, p.second) for p in rules.ports if p.first != p.second]
-        pairs += [(x.first, x.second) for x in rules.antis if x.unique and x.first != x.second]
-        for one, two in pairs:
-            self.apart.setdefault(one, set()).add(two)
-            self.apart.setdefault(two, set()).add(one)
 
     def _take(self, t: int, n: int, k: int) -> None:
         free = self.free[n]
@@ -287,9 +278,10 @@ class _Placer:
             if need > 0:
                 most = min(most, free // need)
         here = self.on.get(n, {})
-        if t in self.single:
+        single, apart = self.analysis.rules.per_node(self.analysis.labels[n])
+        if t in single:
             most = min(most, 1 - here.get(t, 0))
-        if any(here.get(u) for u in self.apart.get(t, ())):
+        if any(here.get(u) for u in apart.get(t, ())):
             return 0
         return most
 

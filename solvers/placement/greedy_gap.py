@@ -43,12 +43,12 @@ class GreedyAnswer:
     """The scheduler's placement beside the complete one.
 
     ``pending``: the pods the scheduler leaves Pending that the complete placement places (pods
-    held back by scheduling gates are not counted: no placement helps them). ``scheduler``: every
-    pending pod, ``namespace/name``, to the node the scheduler chose or None; ``reasons``: the
-    scheduler's message for each pod it left Pending. ``complete``: the verified complete
-    placement when ``complete_feasible`` is True, else None (False: no placement places every
-    pod; None: the time ran out). ``finished`` is False when the time ran out during the
-    scheduler's run (``scheduler`` then holds the pods decided so far).
+    held back by scheduling gates are not counted: the complete placement leaves them out
+    too). ``scheduler``: every pending pod, ``namespace/name``, to the node the scheduler chose
+    or None; ``reasons``: the scheduler's message for each pod it left Pending. ``complete``:
+    the verified complete placement when ``complete_feasible`` is True, else None (False: no
+    placement places every pod; None: the time ran out). ``finished`` is False when the time
+    ran out during the scheduler's run (``scheduler`` then holds the pods decided so far).
     """
 
     pending: tuple[str, ...]
@@ -88,22 +88,18 @@ def greedy(
     cluster = cluster_from_objects(objects, (profile.scheduler_name, ""))
     scheduler: dict[str, str | None] = {}
     reasons: dict[str, str] = {}
-    gated: set[str] = set()
     finished = True
     for decision in schedule_all(profile, cluster, seed=seed):
         key = pod_key(decision.pod)
         scheduler[key] = decision.selected
         if decision.selected is None:
             reasons[key] = decision.message
-            if decision.pod.spec.scheduling_gates:
-                gated.add(key)
         if time.monotonic() > deadline and len(scheduler) < len(cluster.pending):
             finished = False
             break
     placed = complete.assignment if complete.feasible else {}
-    pending = tuple(k for k, node in scheduler.items() if node is None and k in placed)
     return GreedyAnswer(
-        pending=tuple(k for k in pending if k not in gated),
+        pending=tuple(k for k, node in scheduler.items() if node is None and k in placed),
         scheduler=scheduler,
         complete=dict(complete.assignment) if complete.feasible else None,
         complete_feasible=complete.feasible,
