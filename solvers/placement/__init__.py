@@ -57,7 +57,7 @@ explanation); first-fit decreasing packs its answer onto nodes; when that fails,
 pattern relaxation (each group's fills of its largest node) proves most bin packings
 infeasible, and only then is the exact model solved (one cell per node, or per class of
 identical nodes with its patterns): by CP-SAT when OR-tools is installed (``pip install
-kubeproof[cpsat]``) and the model has over 64 variables (``decide.CPSAT_ABOVE``), by z3
+kubeproof[cpsat]``) and the model has over 96 variables (``decide.CPSAT_ABOVE``), by z3
 otherwise. CP-SAT helps on tight bin packings over nodes that differ in free capacity, which
 first-fit cannot pack: z3's search there grows steeply from a few dozen nodes on.
 

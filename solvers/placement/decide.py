@@ -42,10 +42,10 @@ __all__ = ["CPSAT_ABOVE", "PACKING_ROUNDS", "Outcome", "decide", "exact_at_least
 
 PACKING_ROUNDS = 8
 # Variables (integers and Booleans) of the exact model above which CP-SAT solves it, when
-# installed. z3 decides smaller ones in tens of milliseconds, less than loading OR-tools takes
-# (0.3 s); above, its search on a tight packing with a cell per node grows steeply (1 s at 71
-# variables, 4 s at 101, 49 s at 251, with a hostname spread) where CP-SAT takes 0.3-0.8 s.
-CPSAT_ABOVE = 64
+# installed. On a tight packing with a cell per node z3 decides 91 variables in 0.05 s, less
+# than loading OR-tools takes (0.3 s); above, its search grows steeply (0.6 s at 101, 4 s at
+# 151, 18 s at 251, over 60 s at 501) where CP-SAT takes 0.3 to 0.7 s (2.6 s at 501; README).
+CPSAT_ABOVE = 96
 
 
 @dataclass(frozen=True)

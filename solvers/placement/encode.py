@@ -274,11 +274,13 @@ class _Builder(RuleEncodings):
         for c in single:
             by_class.setdefault(class_of[self.cells[c][0]], []).append(c)
         for cells in by_class.values():
+            if len(cells) < 2:
+                continue
             ordered = next(
                 (t for t in range(len(self.replicas)) if all((t, c) in self.x for c in cells)),
                 None,
             )
-            if ordered is None or len(cells) < 2:
+            if ordered is None:
                 continue
             for one, two in pairwise(cells):
                 self.m.linear(((1, self.x[(ordered, one)]), (-1, self.x[(ordered, two)])), 0, None)

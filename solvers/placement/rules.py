@@ -134,7 +134,7 @@ class Rules:
     ports: tuple[Ports, ...] = ()
     unique_keys: frozenset[str] = frozenset()
     shared_keys: tuple[str, ...] = ()
-    _per_node: dict = field(default_factory=dict, compare=False, repr=False)
+    _per_node: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def per_node(
         self, labels: Mapping[str, str]
