@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import statistics
 import sys
@@ -42,6 +40,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, Phase, Verbosity, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis.stateful import run_state_machine_as_test
+from machine import machine
 
 from kubeproof.model.cluster import enabled, step
 from kubeproof.properties.bugs import BUGS, Bug, bug
@@ -329,16 +328,6 @@ def write_section(text: str, path: Path = REPORT) -> None:
     path.write_text(new, encoding="utf-8")
 
 
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
-
-
 def _command(argv: list[str]) -> str:
     """The command line as run, file arguments of --json and --merge shown as FILE."""
     shown, hide = [], False
@@ -375,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         walk = [random_walk(entry, s, args.walk_steps, args.cap) for s in range(args.seeds)]
         bfs = exhaustive_run(entry)
         r = row(entry, hyp, first, walk, bfs, args.cap)
-        rows.append({**r, "command": command, "machine": _machine()})
+        rows.append({**r, "command": command, "machine": machine()})
         print(
             f"{entry.id}: hypothesis {[round(x.seconds, 1) for x in hyp]} s "
             f"{[x.length for x in hyp]}; first {[round(x.seconds, 1) for x in first]} s; "
