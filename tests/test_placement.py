@@ -131,6 +131,20 @@ def test_summed_capacity_short_is_infeasible_and_names_the_free_capacity():
     )
 
 
+def test_a_workload_no_node_admits_is_refuted_without_a_model_with_the_same_explanation(
+    monkeypatch,
+):
+    """The static shortcut (decide._stranded) answers as the relaxation's minimal conflict does."""
+    taint = {"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}
+    docs = (node("a", taints=[taint]), node("b", cordoned=True), deployment("web", 2))
+    fast = feasible(problem(*docs), timeout=30)
+    monkeypatch.setattr(decide_module, "_stranded", lambda problem: None)
+    slow = feasible(problem(*docs), timeout=30)
+    assert fast.feasible is False and slow.feasible is False
+    assert fast.method.startswith("static filters") and not slow.method.startswith("static")
+    assert fast.explanation == slow.explanation
+
+
 def test_running_pods_requests_leave_less_room():
     docs = [node("a", cpu="2"), pod("old", cpu="1500m", on="a"), deployment("web", 1, cpu="1")]
     assert solved(problem(*docs)).feasible is False

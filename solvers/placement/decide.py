@@ -1,5 +1,8 @@
 """How ``feasible`` decides, every answer exact:
 
+0. A template with replicas that no node admits and no rule involves (``_stranded``) is
+   infeasible by its eligibility alone, explained without a model (a drain of every node a
+   workload may use: seconds of encoding saved at 5,000 nodes).
 1. z3 on the class-level relaxation (one cell per node group; milliseconds at any size). UNSAT
    is a proof: a preferred minimal conflict among its Facts is the explanation (``explain``).
 2. SAT: first-fit decreasing packs each group's share onto its nodes (``construct``); a group
@@ -33,7 +36,8 @@ from kubeproof.solvers.placement import cpsat
 from kubeproof.solvers.placement.check import verify
 from kubeproof.solvers.placement.construct import node_counts
 from kubeproof.solvers.placement.encode import encode, group_cells
-from kubeproof.solvers.placement.explain import explanation
+from kubeproof.solvers.placement.explain import explanation, phrase
+from kubeproof.solvers.placement.model import ELIGIBLE, REPLICAS, Fact
 from kubeproof.solvers.placement.patterns import bounding_cells, exact_cells
 from kubeproof.solvers.placement.problem import Problem
 from kubeproof.solvers.placement.z3backend import SAT, UNKNOWN, UNSAT, Z3Model
@@ -213,6 +217,10 @@ def _decide(problem: Problem, deadline: float, explain: bool, exact: bool) -> Ou
     if left(deadline) <= 0:
         return _unknown(relaxation)
     analysis = problem.analysis
+    stranded = _stranded(problem)
+    if stranded is not None:
+        lines = phrase(problem, stranded) if explain else ()
+        return Outcome(False, {}, lines, "static filters: a workload no node admits")
     replicas = [t.replicas for t in problem.templates]
     encoding = encode(analysis, replicas, group_cells(analysis), explain=True)
     solver = Z3Model(encoding.model)
@@ -232,6 +240,26 @@ def _decide(problem: Problem, deadline: float, explain: bool, exact: bool) -> Ou
     if outcome.feasible:
         outcome = replace(outcome, final=verify(problem, outcome.counts))
     return outcome
+
+
+def _stranded(problem: Problem) -> list[Fact] | None:
+    """The Facts of the first template with replicas that no node admits and that takes part
+    in no rule (its replicas and its exclusion from every group): the relaxation's preferred
+    minimal conflict when z3's core names that template alone, found without a model (a
+    drain of every node a workload may use gives it); None when there is none."""
+    analysis = problem.analysis
+    rules = analysis.rules
+    ruled = {s.template for s in rules.spreads} | {u for s in rules.spreads for u in s.counted}
+    ruled |= {u for a in rules.antis for u in (a.owner, a.first, a.second)}
+    ruled |= {u for a in rules.affinities for u in (a.template, *a.targets, *a.mates)}
+    ruled |= {u for p in rules.ports for u in (p.first, p.second)}
+    for t, template in enumerate(problem.templates):
+        row = analysis.exclusions[t]
+        if template.replicas <= 0 or t in ruled or any(e is None for e in row):
+            continue
+        groups = {analysis.group_of[n]: e.plugin for n, e in enumerate(row)}
+        return [Fact(REPLICAS, t), *(Fact(ELIGIBLE, t, g, p) for g, p in groups.items())]
+    return None
 
 
 def _permissive(problem: Problem, deadline: float, explain: bool) -> Outcome | None:

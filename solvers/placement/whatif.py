@@ -218,13 +218,12 @@ def repair(
     honor = [s for s in rules.spreads if s.constraint.node_taints_policy == "Honor"]
     if honor and any(s.node_domain[n] >= 0 for s in honor for n in nodes):
         return None  # the cordon's taint takes the node out of the spread's domains
-    names = [n for t in new for n in pod_requests(t.pod) if pod_requests(t.pod)[n] > 0]
+    vectors = [pod_requests(t.pod) for t in new]
+    names = sorted({n for vector in vectors for n, amount in vector.items() if amount > 0})
     if not set(checked_resources(base.profile, names)) <= set(analysis.resources):
         return None
     requests = list(analysis.requests)
-    for template in new:
-        vector = pod_requests(template.pod)
-        requests.append(tuple(vector.get(r, 0) for r in analysis.resources))
+    requests += [tuple(vector.get(r, 0) for r in analysis.resources) for vector in vectors]
     kept: dict[tuple[int, int], int] = {}
     moving: dict[tuple[int, int], int] = {}  # (template, origin group) -> replicas
     for (t, n), k in counts.items():
