@@ -37,7 +37,14 @@ from kubeproof.model.scheduler.incremental import IncrementalScheduler
 from kubeproof.model.scheduler.profile import DEFAULT_SCHEDULER, Profile
 from kubeproof.model.workloads import new_replicaset, pods_for_replicaset
 
-__all__ = ["Cluster", "cluster_from_objects", "pending_pods", "schedule_all"]
+__all__ = [
+    "Cluster",
+    "cluster_from_objects",
+    "pending_pods",
+    "replicaset_of",
+    "schedule_all",
+    "spread_selectors",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +61,7 @@ def _default_namespace(pod: Pod) -> Pod:
     return replace(pod, metadata=replace(pod.metadata, namespace="default"))
 
 
-def _replicaset(obj: Object) -> ReplicaSet | None:
+def replicaset_of(obj: Object) -> ReplicaSet | None:
     """The ReplicaSet whose replicas an object asks for: its own, or its Deployment's new one."""
     if isinstance(obj, Deployment):
         obj = new_replicaset(obj)
@@ -69,7 +76,7 @@ def pending_pods(obj: Object) -> tuple[Pod, ...]:
     for a Deployment or ReplicaSet, nothing otherwise."""
     if isinstance(obj, Pod):
         return () if obj.spec.node_name else (_default_namespace(obj),)
-    replicaset = _replicaset(obj)
+    replicaset = replicaset_of(obj)
     if replicaset is None:
         return ()
     replicas = 1 if replicaset.spec.replicas is None else replicaset.spec.replicas
@@ -78,6 +85,17 @@ def pending_pods(obj: Object) -> tuple[Pod, ...]:
 
 # What PodTopologySpread's default constraints select by: a pod's Services and controllers.
 _WORKLOAD_KINDS = ("Service", "ReplicationController", "StatefulSet")
+
+
+def spread_selectors(objects: Iterable[Object]) -> tuple[Object, ...]:
+    """The Services and the controllers other than ReplicaSets whose selectors PodTopologySpread's
+    default constraints read (upstream: pkg/scheduler/framework/plugins/helper/spread.go
+    DefaultSelector)."""
+    return tuple(
+        o
+        for o in objects
+        if isinstance(o, Service) or (isinstance(o, GenericObject) and o.kind in _WORKLOAD_KINDS)
+    )
 
 
 def _queue_order(pods: list[Pod]) -> tuple[Pod, ...]:
@@ -100,11 +118,9 @@ def cluster_from_objects(
             bound.setdefault(o.spec.node_name, []).append(o)
     infos = tuple(NodeInfo(node, tuple(bound.get(node.metadata.name, ()))) for node in nodes)
     namespaces = tuple(o for o in objects if isinstance(o, Namespace))
-    workloads = tuple(
-        o
-        for o in objects
-        if isinstance(o, Service) or (isinstance(o, GenericObject) and o.kind in _WORKLOAD_KINDS)
-    ) + tuple(rs for rs in map(_replicaset, objects) if rs is not None)
+    workloads = spread_selectors(objects) + tuple(
+        rs for rs in map(replicaset_of, objects) if rs is not None
+    )
     names = {n for n in scheduler_names} | ({""} if DEFAULT_SCHEDULER in scheduler_names else set())
     pending = [pod for obj in objects for pod in pending_pods(obj)]
     pending = [p for p in pending if p.spec.scheduler_name in names]

@@ -26,17 +26,16 @@ from typing import TYPE_CHECKING
 from kubeproof.model.errors import KubeproofError
 from kubeproof.model.objects import (
     Deployment,
-    GenericObject,
     Namespace,
     Node,
     Object,
     Pod,
     ReplicaSet,
-    Service,
 )
 from kubeproof.model.scheduler.framework import NodeInfo, Snapshot
 from kubeproof.model.scheduler.profile import Profile, default_profile
-from kubeproof.model.workloads import new_replicaset, pod_from_template, replica_names
+from kubeproof.model.scheduler.simulate import replicaset_of, spread_selectors
+from kubeproof.model.workloads import pod_from_template, replica_names
 
 if TYPE_CHECKING:
     from kubeproof.solvers.placement.analysis import Analysis
@@ -187,21 +186,6 @@ class Problem:
         return found
 
 
-# What PodTopologySpread's default constraints select by: a pod's Services and controllers.
-_WORKLOAD_KINDS = ("Service", "ReplicationController", "StatefulSet")
-
-
-def _replicaset(obj: Object) -> ReplicaSet | None:
-    """The ReplicaSet whose replicas an object asks for: its own, or its Deployment's new one."""
-    # as kubeproof.model.scheduler.simulate reads objects
-    if isinstance(obj, Deployment):
-        obj = new_replicaset(obj)
-    if not isinstance(obj, ReplicaSet):
-        return None
-    namespace = obj.metadata.namespace or "default"
-    return replace(obj, metadata=replace(obj.metadata, namespace=namespace))
-
-
 def _template(obj: Object, replicaset: ReplicaSet | None) -> Template | None:
     if isinstance(obj, Pod):
         if obj.spec.node_name:
@@ -232,7 +216,7 @@ def problem_from_objects(objects: Iterable[Object], profile: Profile | None = No
     names = {"", profile.scheduler_name}
     templates, gated, replicasets = [], [], []
     for obj in objects:
-        replicaset = _replicaset(obj)
+        replicaset = replicaset_of(obj)
         if replicaset is not None:
             replicasets.append(replicaset)
         template = _template(obj, replicaset)
@@ -241,11 +225,7 @@ def problem_from_objects(objects: Iterable[Object], profile: Profile | None = No
         # upstream: pkg/scheduler/framework/plugins/schedulinggates PreEnqueue: a pod with
         # gates never enters the active queue, so it is never filtered nor placed
         (gated if template.pod.spec.scheduling_gates else templates).append(template)
-    generic = tuple(
-        o
-        for o in objects
-        if isinstance(o, Service) or (isinstance(o, GenericObject) and o.kind in _WORKLOAD_KINDS)
-    )
+    generic = spread_selectors(objects)
     namespaces = tuple(o for o in objects if isinstance(o, Namespace))
     snapshot = Snapshot(infos, namespaces, generic + tuple(replicasets))
     return Problem(snapshot, tuple(templates), profile, tuple(gated))
