@@ -398,7 +398,7 @@ def test_node_adds_and_updates_queue_the_no_schedule_pass():
 
 def test_a_conflicting_no_schedule_write_is_retried_other_errors_are_not():
     """AddOrUpdateTaintOnNode retries a conflict (RetryOnConflict); other errors are logged
-    only (doNodeProcessingPassWorker: "TODO(k82cn): Add nodeName back to the queue")."""
+    only (doNodeProcessingPassWorker does not put the node back on the queue)."""
     sent = Outgoing(Request(CONTROLLER_MANAGER, "update", "nodes"), "n1", ("noschedule", "n1"))
     view = view_of(cluster_api(), 0)
     assert NLC.on_response(NLCMemory(), sent, Response(409), view).requeue == ("node:n1",)

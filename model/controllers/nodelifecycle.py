@@ -564,8 +564,8 @@ class NodeLifecycleController:
             return Reconciled(memory)
         if tag[0] == "noschedule":
             # upstream: AddOrUpdateTaintOnNode / RemoveTaintOffNode retry a conflict on a fresh
-            # read (RetryOnConflict); any other error is only logged ("TODO(k82cn): Add
-            # nodeName back to the queue"), the next update of the node queues it again
+            # read (RetryOnConflict); any other error is only logged (upstream's comment there
+            # notes the node is not put back on the queue), the next update of the node queues it
             return Reconciled(memory, requeue=("node:" + tag[1],) if response.code == 409 else ())
         if tag[0] == "taint":
             # the item stays queued (Try re-adds it on failure)
