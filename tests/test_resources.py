@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kubeproof.model.errors import KubeproofError
 from kubeproof.model.objects import Container, FrozenMap, Pod, PodSpec
@@ -64,6 +66,27 @@ def test_exact_sum_then_round():
     pod = Pod(spec=PodSpec(containers=(c("a", cpu="0.4m"), c("b", cpu="0.4m"))))
     assert pod_requests(pod)["cpu"] == 1  # ceil(0.8m), not 1 + 1
     assert node_requested([pod, pod])["cpu"] == 2  # each pod rounded before the node's sum
+
+
+_QUANTITIES = st.sampled_from(["0", "0.4m", "1m", "250m", "1", "3", "1Gi", "1G", "500Mi"])
+_REQUESTS = st.dictionaries(
+    st.sampled_from(["cpu", "memory", "ephemeral-storage", "example.com/gpu", "hugepages-2Mi"]),
+    _QUANTITIES,
+    max_size=4,
+)
+
+
+@given(st.lists(_REQUESTS, max_size=4))
+def test_app_containers_alone_sum_as_the_general_formula(requests):
+    """Pods of app containers only take a shortcut; an empty init container sends the same pod
+    through the general formula (init phase 0), which must agree, names in the same order."""
+    containers = tuple(
+        Container(f"c{i}", requests=FrozenMap({k: q(v) for k, v in r.items()}))
+        for i, r in enumerate(requests)
+    )
+    plain = Pod(spec=PodSpec(containers=containers))
+    general = Pod(spec=PodSpec(containers=containers, init_containers=(Container("init"),)))
+    assert list(pod_requests(plain).items()) == list(pod_requests(general).items())
 
 
 def test_non_zero_defaults_apply_to_missing_requests_only():

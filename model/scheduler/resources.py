@@ -134,6 +134,10 @@ def pod_requests(pod: Pod, *, non_zero: bool = False) -> FrozenMap:
     # AggregateContainerRequests (sidecar formula of KEP-753), applyNonMissing,
     # applyPodLevelResources; the pod is pending, so status resources play no part.
     spec = pod.spec
+    if not (non_zero or spec.init_containers or spec.overhead or spec.requests):
+        summed = _app_container_requests(spec.containers)
+        if summed is not None:
+            return summed
     containers = spec.containers + spec.init_containers
     maps = [c.requests for c in containers] + [spec.overhead]
     maps.append({n: v for n, v in spec.requests.items() if _is_pod_level_resource(n)})
@@ -165,6 +169,22 @@ def pod_requests(pod: Pod, *, non_zero: bool = False) -> FrozenMap:
         total = sum_of((total, conv(spec.overhead.get(name))))
         result[name] = resource_amount(name, Quantity(total)) if exact else total
     return FrozenMap(result)
+
+
+def _app_container_requests(containers: tuple[Container, ...]) -> FrozenMap | None:
+    """The general formula's result for a pod of app containers only (no init containers,
+    overhead or pod-level requests) whose requests are all Quantities: their sum, taken at
+    least 0; None when a request is not a Quantity. Most pods look so: this is their fast
+    path (placement sums the requests of every running pod)."""
+    totals: dict[str, int] = {}
+    for container in containers:
+        for name, q in container.requests.items():
+            if not isinstance(q, Quantity):
+                return None
+            totals[name] = totals.get(name, 0) + q.nanos
+    return FrozenMap(
+        (name, resource_amount(name, Quantity(max(total, 0)))) for name, total in totals.items()
+    )
 
 
 # --- the node ------------------------------------------------------------------------------

@@ -70,13 +70,9 @@ def _join(items: Sequence[str], word: str = "and") -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {word} {items[-1]}"
 
 
-def _pools(problem: Problem) -> list[str]:
-    return [pool_of(i.node.metadata.labels, i.name) for i in problem.snapshot.nodes]
-
-
 def pools_text(problem: Problem, nodes: Iterable[int]) -> str:
     """``gpu (15) and infra (5 of 10)``: the nodes by pool."""
-    pools = _pools(problem)
+    pools = problem.pools
     total = Counter(pools)
     chosen = Counter(pools[n] for n in nodes)
     parts = [
@@ -294,7 +290,7 @@ def _capacity(problem: Problem, groups: list[int], templates: set[int]) -> str:
         for r, _ in enumerate(analysis.resources)
         if any(analysis.requests[t][r] for t in templates)
     ] or list(range(len(analysis.resources)))
-    pools = _pools(problem)
+    pools = problem.pools
     by_pool: dict[str, list[int]] = {}
     for n in _nodes(problem, groups):
         by_pool.setdefault(pools[n], []).append(n)

@@ -145,14 +145,22 @@ class Problem:
 
         return analyse(self)
 
+    @cached_property
+    def pools(self) -> tuple[str, ...]:
+        """Each node's pool, for explanations (``explain.pool_of``), computed on first use."""
+        from kubeproof.solvers.placement.explain import pool_of
+
+        return tuple(pool_of(i.node.metadata.labels, i.name) for i in self.snapshot.nodes)
+
     def with_replicas(self, template: int, count: int) -> Problem:
         """The problem with ``count`` replicas of one template; the analysis, which does not
         depend on replica counts, is carried over."""
         templates = list(self.templates)
         templates[template] = templates[template].with_replicas(count)
         changed = replace(self, templates=tuple(templates))
-        if "analysis" in self.__dict__:
-            changed.__dict__["analysis"] = self.__dict__["analysis"]
+        for kept in ("analysis", "pools"):  # neither depends on replica counts
+            if kept in self.__dict__:
+                changed.__dict__[kept] = self.__dict__[kept]
         return changed
 
     def template_index(self, workload: str) -> int:
