@@ -89,3 +89,42 @@ def test_score_is_a_term_and_agrees_with_concrete_runs():
         pre = plugin.pre_score(concrete_pod, _snapshot(), _snapshot().nodes)
         expected = plugin.score(pre.state, concrete_pod, _node(zone))
         assert _value(raw, zone, "web").as_long() == expected, zone
+
+
+def _truth(verdict) -> bool:
+    return verdict if isinstance(verdict, bool) else z3.is_true(z3.simplify(verdict))
+
+
+def test_existing_anti_affinity_lookup_agrees_with_the_symbolic_scan():
+    """On concrete labels the plugin looks up the node's own label pairs in the existing pods'
+    anti-affinity counts (upstream's loop); on symbolic labels it scans the counts. Both agree
+    on every candidate node, where running pods guard a zone and a host."""
+    plugin = InterPodAffinity()
+    web = LabelSelector(match_labels=FrozenMap(app="web"))
+    host_guard = Affinity(pod_anti_affinity=PodAffinity(required=(PodAffinityTerm("host", web),)))
+    zone_guard = Affinity(pod_anti_affinity=PodAffinity(required=(_term("app", "batch"),)))
+    guards = {"a": host_guard, "c": zone_guard}
+    infos = tuple(
+        NodeInfo(
+            Node(ObjectMeta(name=n, labels=FrozenMap(zone=z, host=n))),
+            (Pod(ObjectMeta(name=f"guard-{n}"), PodSpec(node_name=n, affinity=guards[n])),)
+            if n in guards
+            else (),
+        )
+        for n, z in (("a", "z1"), ("b", "z2"), ("c", "z3"))
+    )
+    refused = set()
+    for app in APPS:
+        pod = Pod(ObjectMeta(name="new", labels=FrozenMap(app=app)))
+        state = plugin.pre_filter(pod, Snapshot(infos)).state
+        for zone in ZONES:
+            for host in ("a", "b", "c"):
+                plain = FrozenMap(zone=zone, host=host)
+                symbolic = FrozenMap(zone=z3.StringVal(zone), host=host)
+                concrete = plugin.feasible(state, pod, NodeInfo(Node(ObjectMeta(labels=plain))))
+                scanned = plugin.feasible(state, pod, NodeInfo(Node(ObjectMeta(labels=symbolic))))
+                assert _truth(scanned) == concrete, (app, zone, host)
+                if not concrete:
+                    refused.add((app, zone, host))
+    assert ("batch", "z3", "b") in refused and ("web", "z1", "a") in refused
+    assert ("db", "z3", "c") not in refused

@@ -28,7 +28,14 @@ from typing import Any
 from kubeproof.model.logic import all_of, has_key, is_symbolic, ite, sum_of, value_at
 from kubeproof.model.scheduler.framework import NodeInfo, Snapshot
 
-__all__ = ["domain_count", "domain_of", "go_round", "in_domain", "summed_domains"]
+__all__ = [
+    "domain_count",
+    "domain_of",
+    "go_round",
+    "in_domain",
+    "is_concrete_labels",
+    "summed_domains",
+]
 
 
 def in_domain(labels: Any, key: str, value: Any) -> Any:
@@ -36,10 +43,15 @@ def in_domain(labels: Any, key: str, value: Any) -> Any:
     return all_of((has_key(labels, key), value_at(labels, key) == value))
 
 
+def is_concrete_labels(labels: Any) -> bool:
+    """Whether ``labels`` is a plain map of plain values (not a solver's symbolic labels)."""
+    return not hasattr(labels, "symbolic_has") and not any(is_symbolic(v) for v in labels.values())
+
+
 def domain_count(counts: Mapping[tuple[str, Any], Any], key: str, labels: Any) -> Any:
     """The count of the node's domain for ``key`` (0 when the node lacks the key or the domain
     has no entry), as Go's ``counts[topologyPair{key, labels[key]}]`` after an ``ok`` check."""
-    if not hasattr(labels, "symbolic_has") and not any(is_symbolic(v) for v in labels.values()):
+    if is_concrete_labels(labels):
         return counts.get((key, labels[key]), 0) if key in labels else 0
     return sum_of(ite(in_domain(labels, k, v), n, 0) for (k, v), n in counts.items() if k == key)
 

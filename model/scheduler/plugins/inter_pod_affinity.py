@@ -62,7 +62,7 @@ from kubeproof.model.scheduler.framework import (
 )
 from kubeproof.model.scheduler.matching import label_selector_matches
 from kubeproof.model.scheduler.plugins.base import NormalizedByValue
-from kubeproof.model.scheduler.topology import domain_count, in_domain
+from kubeproof.model.scheduler.topology import domain_count, in_domain, is_concrete_labels
 
 __all__ = ["InterPodAffinity"]
 
@@ -293,12 +293,11 @@ class InterPodAffinity(NormalizedByValue):
 
     def _existing_ok(self, state: _FilterState, labels: Any) -> Any:
         # upstream: filtering.go satisfyExistingPodsAntiAffinity: any label pair of the node
-        return not_(
-            any_of(
-                all_of((n > 0, in_domain(labels, k, v)))
-                for (k, v), n in state.existing_anti_affinity_counts.items()
-            )
-        )
+        counts = state.existing_anti_affinity_counts
+        if is_concrete_labels(labels):  # as upstream: look up the node's own label pairs
+            return not_(any_of(counts.get(pair, 0) > 0 for pair in labels.items()))
+        pairs = counts.items()
+        return not_(any_of(all_of((n > 0, in_domain(labels, k, v))) for (k, v), n in pairs))
 
     def feasible(self, state: _FilterState, pod: Pod, node_info: NodeInfo) -> Any:
         labels = node_info.node.metadata.labels
