@@ -37,6 +37,7 @@ from kubeproof.model.cluster import (
     enabled,
     transition,
 )
+from kubeproof.model.memo import Memo
 from kubeproof.model.scenarios import Failure, Scenario
 
 __all__ = ["Run", "Step", "actor_of", "is_fault", "run"]
@@ -110,9 +111,16 @@ def _held_open(state: State, failures: tuple[Failure, ...], settle_until: int) -
 
 
 def run(
-    scenario_or_state: Scenario | State, faults: Faults = NO_FAULTS, max_steps: int = 20_000
+    scenario_or_state: Scenario | State,
+    faults: Faults = NO_FAULTS,
+    max_steps: int = 20_000,
+    *,
+    memo: Memo | None = None,
 ) -> Run:
-    """Run fairly until quiescent (see the module docstring) or for ``max_steps`` steps."""
+    """Run fairly until quiescent (see the module docstring) or for ``max_steps`` steps.
+
+    With ``memo``, ``enabled`` and ``step`` come from it (the same answers, remembered across
+    runs that share states) and the steps carry no journal entries."""
     if isinstance(scenario_or_state, Scenario):
         scenario, state = scenario_or_state, scenario_or_state.initial_state()
         pending = scenario.failures
@@ -132,7 +140,7 @@ def run(
     while len(steps) < max_steps:
         first: dict[str, Action] = {}
         tick = None
-        for action in enabled(state, faults):
+        for action in (enabled if memo is None else memo.enabled)(state, faults):
             if isinstance(action, Tick):
                 tick = action
             elif not is_fault(action) and not (
@@ -157,6 +165,9 @@ def run(
             failed.add(pending[0].process)
             settle_until = state.api.now + pending[0].settle_seconds
             pending = pending[1:]
-        state, entries = transition(state, chosen)
+        if memo is None:
+            state, entries = transition(state, chosen)
+        else:
+            state, entries = memo.step(state, chosen), ()
         steps.append(Step(chosen, entries))
     return Run(initial, state, tuple(steps), reason, scenario)

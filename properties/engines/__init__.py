@@ -17,7 +17,9 @@ properties on quiescent states (after the faults stop, the fair run of ``model.r
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import fields
 
 from kubeproof.model.cluster import Faults
@@ -32,6 +34,7 @@ __all__ = [
     "UnknownEngine",
     "check_suite",
     "fault_kinds",
+    "rare_collections",
 ]
 
 ENGINES = ("hypothesis", "exhaustive")
@@ -92,6 +95,22 @@ class Checks:
 def fault_kinds(faults: Faults) -> tuple[str, ...]:
     """The fault kinds with a nonzero budget, in declaration order."""
     return tuple(f.name for f in fields(Faults) if getattr(faults, f.name))
+
+
+@contextmanager
+def rare_collections() -> Iterator[None]:
+    """The cyclic garbage collector run every 100,000 allocations instead of 700 for a while.
+
+    A search allocates millions of immutable, acyclic objects (states, and the memo and
+    Hypothesis's records that keep many alive) that reference counting frees; scanning them
+    for cycles every 700 allocations made a Hypothesis search 6-17% slower on the bug
+    catalogue."""
+    threshold = gc.get_threshold()
+    gc.set_threshold(max(threshold[0], 100_000), *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
 
 
 def check_suite(

@@ -33,11 +33,8 @@ states never repeat (revisions grow); the catalogue's bound on creations per obj
 
 from __future__ import annotations
 
-import gc
 import time
 from collections import Counter, deque
-from collections.abc import Iterator
-from contextlib import contextmanager
 from itertools import pairwise
 
 import networkx as nx
@@ -47,7 +44,7 @@ from kubeproof.model.memo import Memo
 from kubeproof.model.run import actor_of, is_fault, run
 from kubeproof.properties.canonical import Canonicalizer
 from kubeproof.properties.core import Report, Suite, Trace, Verdict, Violation
-from kubeproof.properties.engines import NO_ENDLESS_CYCLE, Checks, Progress
+from kubeproof.properties.engines import NO_ENDLESS_CYCLE, Checks, Progress, rare_collections
 
 __all__ = ["Exploration", "explore_states", "is_quiescent", "search"]
 
@@ -89,21 +86,6 @@ class Exploration:
             key = parent
 
 
-@contextmanager
-def _rare_collections() -> Iterator[None]:
-    """The cyclic garbage collector run every 100,000 allocations instead of 700 for a while.
-
-    The search allocates millions of immutable, acyclic objects (states, keys, graph
-    entries) that reference counting frees; scanning them for cycles every 700 allocations
-    took a tenth of its time."""
-    threshold = gc.get_threshold()
-    gc.set_threshold(max(threshold[0], 100_000), *threshold[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*threshold)
-
-
 def explore_states(
     suite: Suite,
     checks: Checks,
@@ -113,7 +95,7 @@ def explore_states(
 ) -> tuple[Exploration, dict[str, tuple[Violation, list]]]:
     """Breadth-first search; returns the graph and, per violated property, its first violation
     with the actions of its trace."""
-    with _rare_collections():
+    with rare_collections():
         return _explore(suite, checks, max_states, max_depth, progress)
 
 

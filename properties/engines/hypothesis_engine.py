@@ -14,6 +14,13 @@ A violation raises an exception of a class made for its property, so Hypothesis 
 property's failure separately; the exception carries the actions of the run that raised it, and
 Hypothesis raises it last from the minimal example, so the trace is the shrunk run.
 
+Before Hypothesis starts, ``explore`` checks the smallest example there is, the one every
+shrink heads for: every fault kind switched off, nothing drawn, then the settling run. A
+property that fails there gets that example's trace at once (what Hypothesis would report after
+shrinking), and Hypothesis searches only for the others. Every step of every example comes
+from one memo per search (``settling.ExampleMemo``: exactly ``enabled`` and ``step``,
+remembered), so the prefixes that examples share are taken once.
+
 >>> from kubeproof.properties.core import INVARIANT, Property, Suite, Violation
 >>> from kubeproof.model.objects import Namespace, ObjectMeta
 >>> from kubeproof.model.scenarios import scenario_from_manifests
@@ -23,7 +30,7 @@ Hypothesis raises it last from the minimal example, so the trace is the shrunk r
 ...     lambda s: None if s.api.store.revision == first else Violation("no-writes", "written"))
 >>> r = explore(Suite("ns", "", scope, (unwritten,)), examples=5, steps=10, seed=1,
 ...     database=":memory:")
->>> r.holds, r.verdicts[0].trace.actions  # shrunk to nothing drawn: the settling run fails
+>>> r.holds, r.verdicts[0].trace.actions  # nothing drawn: the settling run fails
 (False, ())
 """
 
@@ -31,6 +38,7 @@ from __future__ import annotations
 
 import os
 import time
+import weakref
 from dataclasses import replace
 from pathlib import Path
 
@@ -40,11 +48,13 @@ from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
-from kubeproof.model.cluster import NO_FAULTS, Faults, State, Tick, enabled, step
+from kubeproof.model.cluster import NO_FAULTS, Action, Faults, State, Tick
 from kubeproof.model.errors import KubeproofError
-from kubeproof.model.run import actor_of, is_fault, run
+from kubeproof.model.memo import Memo
+from kubeproof.model.run import actor_of, is_fault
 from kubeproof.properties.core import Report, Suite, Trace, Verdict, Violation
-from kubeproof.properties.engines import Checks, Progress, fault_kinds
+from kubeproof.properties.engines import Checks, Progress, fault_kinds, rare_collections
+from kubeproof.properties.engines.settling import ExampleMemo, fair_run_violations, settle
 
 __all__ = [
     "CI_PROFILE",
@@ -55,6 +65,7 @@ __all__ = [
     "explore",
     "fair_first",
     "machine_for",
+    "switched_faults",
 ]
 
 DEFAULT_DATABASE = os.path.join(".kubeproof", "examples")
@@ -127,10 +138,22 @@ def fair_first(state: State, actions: tuple, last: int, actors: list[str]) -> in
     return tick if tick is not None else 0
 
 
-def machine_for(suite: Suite, stats: dict | None = None) -> type[RuleBasedStateMachine]:
-    """The state machine of ``suite``; ``stats`` (if given) counts ``examples`` and ``steps``.
+def switched_faults(faults: Faults, on: dict[str, bool]) -> Faults:
+    """``faults`` with each kind in ``on`` kept or, where ``on`` says False, set to 0."""
+    return replace(faults, **{k: getattr(faults, k) if kept else 0 for k, kept in on.items()})
+
+
+def machine_for(
+    suite: Suite, stats: dict | None = None, memo: Memo | None = None
+) -> type[RuleBasedStateMachine]:
+    """The state machine of ``suite``; ``stats`` (if given) counts ``examples`` and ``steps``;
+    ``memo`` takes every step of every example: the caller's, held weakly (the caller keeps it
+    while the machine runs), or the machine's own.
 
     Usable directly under pytest or HypoFuzz: ``TestJourney = machine_for(suite).TestCase``."""
+    # Hypothesis keeps every state machine class it has run (stateful.py
+    # _setup_state_per_class): a class holding a search's memo would keep all its states
+    memo = ExampleMemo() if memo is None else weakref.proxy(memo)
     initial = suite.scenario().initial_state()
     kinds = fault_kinds(suite.faults)
     stats = {"examples": 0, "steps": 0} if stats is None else stats
@@ -160,15 +183,12 @@ def machine_for(suite: Suite, stats: dict | None = None) -> type[RuleBasedStateM
 
         @initialize(switched=st.fixed_dictionaries({k: st.booleans() for k in kinds}))
         def choose_faults(self, switched: dict[str, bool]) -> None:
-            self.faults = replace(
-                suite.faults,
-                **{k: getattr(suite.faults, k) if on else 0 for k, on in switched.items()},
-            )
+            self.faults = switched_faults(suite.faults, switched)
             self._raise(self.checks.state(self.state))
 
         @rule(data=st.data())
         def act(self, data) -> None:
-            actions = enabled(self.state, self.faults)
+            actions = memo.enabled(self.state, self.faults)
             if not actions:
                 return
             fair = fair_first(self.state, actions, self.last, self.actors)
@@ -180,7 +200,7 @@ def machine_for(suite: Suite, stats: dict | None = None) -> type[RuleBasedStateM
 
         def _take(self, action) -> None:
             before = self.state
-            self.state = step(before, action)
+            self.state = memo.step(before, action)
             self.actions.append(action)
             stats["steps"] += 1
             actor = actor_of(action)
@@ -196,23 +216,35 @@ def machine_for(suite: Suite, stats: dict | None = None) -> type[RuleBasedStateM
             # the faults stop: the fair run settles the cluster, checked on the way (a trace
             # holds only the drawn actions; replay settles the same way)
             traced = tuple(self.actions)
-            settled = run(self.state, NO_FAULTS)
-            state = self.state
-            for s in settled.steps:
-                after = step(state, s.action)
+
+            def visit(before: State, action: Action, after: State) -> bool:
                 stats["steps"] += 1
-                self._raise(checks.step(state, s.action, after), traced)
+                self._raise(checks.step(before, action, after), traced)
                 self._raise(checks.state(after), traced)
-                state = after
-            if settled.reason == "quiescent":
+                return False
+
+            quiescent = settle(self.state, memo, visit)
+            if quiescent is not None:
                 # a run that never settles is for the exhaustive engine's cycle detection
-                self._raise(checks.quiescent(state), traced)
+                self._raise(checks.quiescent(quiescent), traced)
 
     SuiteMachine.__name__ = SuiteMachine.__qualname__ = f"Suite_{suite.name.replace('-', '_')}"
     # the example database keys a state machine by a digest of its class: name the suite
     digest = f"kubeproof:{suite.name}:{suite.faults}:{[p.name for p in suite.properties]}"
     SuiteMachine._hypothesis_internal_add_digest = digest.encode()
     return SuiteMachine
+
+
+def _run(machine, config: settings, suite: str, seed: int | None) -> dict[str, Trace]:
+    """Run ``machine``; the trace of the first violation it found of each property."""
+    traces: dict[str, Trace] = {}
+    try:
+        run_state_machine_as_test(machine, settings=config)
+    except BaseException as err:  # only violations are kept; anything else re-raises
+        for v in _violations(err):
+            trace = Trace(suite, v.faults, v.actions, v.violation, seed)
+            traces.setdefault(v.violation.property, trace)
+    return traces
 
 
 def _violations(err: BaseException) -> list[PropertyViolated]:
@@ -232,10 +264,15 @@ def explore(
     database=None,
     progress: Progress | None = None,
     profile: str | None = None,
+    _fair_run_first: bool = True,
 ) -> Report:
     """Run ``suite``'s state machine for ``examples`` examples of up to ``steps`` steps (the
     suite's budget by default) and report a verdict per property. ``profile`` names a registered
-    Hypothesis settings profile to start from (e.g. :data:`CI_PROFILE`)."""
+    Hypothesis settings profile to start from (e.g. :data:`CI_PROFILE`).
+
+    A property the smallest example already violates (see the module docstring) gets that
+    example's trace without Hypothesis; ``_fair_run_first=False`` (for tests) leaves it to
+    Hypothesis to shrink to it."""
     examples = suite.budget.examples if examples is None else examples
     steps = suite.budget.steps if steps is None else steps
     base = settings.get_profile(profile) if profile else settings()
@@ -256,32 +293,33 @@ def explore(
     )
     stats: dict = {"examples": 0, "steps": 0}
     started = time.perf_counter()
-    found: dict[str, PropertyViolated] = {}
-    # Hypothesis stops at the first failure it finds: run again without the properties already
-    # violated, so one failing property does not hide another
-    while len(found) < len(suite.properties):
-        rest = replace(suite, properties=tuple(p for p in suite.properties if p.name not in found))
-        machine = machine_for(rest, stats)
-        if progress is not None:
-            machine = _with_progress(machine, stats, examples, progress)
-        if seed is not None:
-            machine = hypothesis_seed(seed)(machine)
-        before = len(found)
-        try:
-            run_state_machine_as_test(machine, settings=config)
-        except BaseException as err:  # only violations are kept; anything else re-raises
-            for v in _violations(err):
-                found.setdefault(v.violation.property, v)
-        if len(found) == before:
-            break
-    verdicts = []
-    for p in suite.properties:
-        v = found.get(p.name)
-        if v is None:
-            verdicts.append(Verdict(p.name, True))
-        else:
-            trace = Trace(suite.name, v.faults, v.actions, v.violation, seed)
-            verdicts.append(Verdict(p.name, False, trace))
+    memo = ExampleMemo()
+    found: dict[str, Trace] = {}
+    with rare_collections():
+        if _fair_run_first:
+            off = switched_faults(suite.faults, dict.fromkeys(fault_kinds(suite.faults), False))
+            for name, v in fair_run_violations(suite, memo, stats).items():
+                found[name] = Trace(suite.name, off, (), v, seed)
+        # Hypothesis stops at the first failure it finds: run again without the properties
+        # already violated, so one failing property does not hide another
+        while len(found) < len(suite.properties):
+            rest = replace(
+                suite, properties=tuple(p for p in suite.properties if p.name not in found)
+            )
+            machine = machine_for(rest, stats, memo)
+            if progress is not None:
+                machine = _with_progress(machine, stats, examples, progress)
+            if seed is not None:
+                machine = hypothesis_seed(seed)(machine)
+            before = len(found)
+            for name, trace in _run(machine, config, suite.name, seed).items():
+                found.setdefault(name, trace)
+            if len(found) == before:
+                break
+    # Hypothesis leaves cyclic garbage holding frames, and a frame holds its caller's: this
+    # frame may outlive the call until a rare full collection, and must not keep the memo
+    del memo
+    verdicts = [Verdict(p.name, p.name not in found, found.get(p.name)) for p in suite.properties]
     return Report(
         suite.name,
         "hypothesis",
