@@ -96,14 +96,16 @@ def answered(docs, path, monkeypatch):
 def test_hostname_anti_affinity_lets_replicas_share_nodes_without_a_hostname_label(
     path, monkeypatch
 ):
-    """Three identical unlabelled nodes (one class of patterns) take three replicas each."""
+    """Three identical unlabelled nodes (one class of patterns) take up to three replicas
+    each, the labelled node one: seven fit (which nodes take them is the solver's choice)."""
     docs = [zoned("n0", "a", pods="3")]
     docs += [node(f"bare{i}", {}, pods="3") for i in range(3)]
     docs.append(deployment("w0", 7, affinity=required("podAntiAffinity", HOST, "w0")))
     answer, scheduled = answered(docs, path, monkeypatch)
     assert scheduled
     assert answer.feasible is True, answer.explanation
-    assert list(answer.assignment.values()).count("n0") == 1
+    placed = list(answer.assignment.values())
+    assert len(placed) == 7 and placed.count("n0") <= 1
 
 
 @pytest.mark.parametrize("path", PATHS)
