@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from kubeproof.model.apiserver.server import ApiState, Request, default_users
+from kubeproof.model.apiserver.server import ApiState, Request, default_users, handle
 from kubeproof.model.apiserver.server import initial_state as api_state
 from kubeproof.model.cluster import Guarded, State
 from kubeproof.model.controllers.protocol import Controller
@@ -33,7 +33,17 @@ from kubeproof.model.quantity import parse_quantity
 from kubeproof.model.run import run
 from kubeproof.model.scenarios import ADMIN, Scenario, builtin_controllers, listed
 
-__all__ = ["ADMIN", "HOSTNAME", "Settled", "api_for", "components", "listed", "node", "settled"]
+__all__ = [
+    "ADMIN",
+    "HOSTNAME",
+    "Settled",
+    "api_for",
+    "api_with_nodes",
+    "components",
+    "listed",
+    "node",
+    "settled",
+]
 
 HOSTNAME = "kubernetes.io/hostname"
 
@@ -69,6 +79,17 @@ def components(nodes: Iterable[Node], *names: str) -> tuple[Controller, ...]:
 def api_for(nodes: Iterable[Node]) -> ApiState:
     """The api-server with the default users, one kubelet identity per node."""
     return api_state(default_users(nodes=tuple(n.metadata.name for n in nodes)))
+
+
+def api_with_nodes(nodes: Iterable[Node]) -> ApiState:
+    """``api_for(nodes)`` with the Node objects already stored: a story without kubelets."""
+    nodes = tuple(nodes)
+    api = api_for(nodes)
+    for n in nodes:
+        api, response = handle(api, Request(ADMIN, "create", "nodes", body=n))
+        if not response.ok:
+            raise ValueError(f"cannot create node {n.metadata.name}: {response.status}")
+    return api
 
 
 @dataclass(frozen=True)

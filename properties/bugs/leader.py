@@ -22,7 +22,7 @@ from dataclasses import replace
 from functools import cache
 from typing import Any
 
-from kubeproof.model.apiserver.server import ApiState, Request, handle
+from kubeproof.model.apiserver.server import Request
 from kubeproof.model.cluster import NO_FAULTS, State, Tick, enabled, step
 from kubeproof.model.controllers.leaderelection import LeaderElected
 from kubeproof.model.controllers.scheduler import Scheduler
@@ -42,7 +42,14 @@ from kubeproof.model.run import is_fault
 from kubeproof.model.scenarios import Scenario
 from kubeproof.model.scheduler.matching import label_selector_matches
 from kubeproof.properties.bugs import Bug
-from kubeproof.properties.bugs.clusters import ADMIN, HOSTNAME, Settled, api_for, node, settled
+from kubeproof.properties.bugs.clusters import (
+    ADMIN,
+    HOSTNAME,
+    Settled,
+    api_with_nodes,
+    node,
+    settled,
+)
 from kubeproof.properties.core import TRANSITION, Budget, Property, Suite, Violation
 from kubeproof.properties.reading import get, is_active, sent_request, stored
 
@@ -180,15 +187,6 @@ def web_pod(name: str) -> Pod:
     )
 
 
-def _api(nodes: tuple[Node, ...]) -> ApiState:
-    api = api_for(nodes)
-    for n in nodes:
-        api, response = handle(api, Request(ADMIN, "create", "nodes", body=n))
-        if not response.ok:
-            raise ValueError(f"cannot create node {n.metadata.name}: {response.status}")
-    return api
-
-
 def _leading(state: State, name: str) -> bool:
     return state.components[name].memory.election.leading
 
@@ -236,7 +234,7 @@ def split_brain_scenario() -> Scenario:
         "web-a and web-b that must not share a node (required pod anti-affinity on "
         "kubernetes.io/hostname). No kubelets: the bindings in etcd are the story.",
         (a, b),
-        _api(nodes),
+        api_with_nodes(nodes),
     )
     start = paused_until_taken_over(settled(base).start, a.name, b.name)
     create = tuple(

@@ -7,30 +7,49 @@ binding) places the next pod as if the first were not there; on a node with room
 kubelet admits the first and rejects the second for lack of CPU. The property this violates is
 defined here: :data:`KUBELET_NEVER_REJECTS_FOR_RESOURCES`.
 
+``bind-timeout-forget``: today's scheduler, whose binding times out although the api-server
+applied it. The scheduler forgets the pod it had assumed and, before its informer shows the
+pod bound, places the next one as if the first were not there: two pods with required
+anti-affinity share a node (``binding-respects-pod-anti-affinity-in-etcd``).
+
 >>> [b.id for b in BUGS]
-['scheduler-no-assume']
+['scheduler-no-assume', 'bind-timeout-forget']
 >>> KUBELET_NEVER_REJECTS_FOR_RESOURCES.kind
 'transition'
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache, partial
 from typing import Any
 
 from kubeproof.model.apiserver.server import Request
-from kubeproof.model.cluster import NO_FAULTS, State
+from kubeproof.model.cluster import NO_FAULTS, Faults, State
 from kubeproof.model.controllers.scheduler import Scheduler
 from kubeproof.model.objects import Container, FrozenMap, ObjectMeta, Pod, PodSpec
 from kubeproof.model.quantity import parse_quantity
 from kubeproof.model.run import actor_of
 from kubeproof.model.scenarios import Scenario
 from kubeproof.properties.bugs import Bug
-from kubeproof.properties.bugs.clusters import ADMIN, api_for, components, node, settled
+from kubeproof.properties.bugs.clusters import (
+    ADMIN,
+    api_for,
+    api_with_nodes,
+    components,
+    node,
+    settled,
+)
+from kubeproof.properties.bugs.leader import BINDING_RESPECTS_POD_ANTI_AFFINITY_IN_ETCD, web_pod
 from kubeproof.properties.core import TRANSITION, Budget, Property, Suite, Violation
 from kubeproof.properties.reading import changed, is_active, stored
 
-__all__ = ["BUGS", "KUBELET_NEVER_REJECTS_FOR_RESOURCES", "two_pods_one_fits"]
+__all__ = [
+    "BUGS",
+    "KUBELET_NEVER_REJECTS_FOR_RESOURCES",
+    "bind_timeout_scenario",
+    "two_pods_one_fits",
+]
 
 
 def _rejected(pod: Pod) -> bool:
@@ -122,6 +141,29 @@ def _suite(name: str, description: str, assume: bool) -> Suite:
     )
 
 
+@cache
+def bind_timeout_scenario() -> Scenario:
+    """Two nodes and today's kube-scheduler alone (no kubelets: the bindings in etcd are the
+    story); then two pods web-a and web-b that must not share a node (app=web, required
+    anti-affinity on the hostname for app=web)."""
+    nodes = (node("node-1", 1), node("node-2", 2))
+    # pods and nodes are all these pods' plugins read (see leader.split_brain_scenario)
+    scheduler = replace(Scheduler(), resources=("pods", "nodes"))
+    base = Scenario(
+        "bind-timeout-forget",
+        "Today's kube-scheduler on two nodes; then two pods web-a and web-b that must not "
+        "share a node (required pod anti-affinity on kubernetes.io/hostname). One request "
+        "may time out, applied or not.",
+        (scheduler,),
+        api_with_nodes(nodes),
+    )
+    create = tuple(
+        Request(ADMIN, "create", "pods", "default", body=web_pod(name))
+        for name in ("web-a", "web-b")
+    )
+    return settled(base, create, base.description)
+
+
 BUGS: tuple[Bug, ...] = (
     Bug(
         "scheduler-no-assume",
@@ -157,5 +199,38 @@ BUGS: tuple[Bug, ...] = (
             "Two pods of 1500m CPU, one node of 2 CPUs, today's scheduler",
             assume=True,
         ),
+    ),
+    Bug(
+        "bind-timeout-forget",
+        "a binding that times out but lands: the scheduler forgets the pod and puts an "
+        "anti-affine pod beside it",
+        (
+            "kubernetes/kubernetes#100140",
+            "kubernetes/kubernetes#106361",
+            "kubernetes/kubernetes#138546",
+        ),
+        "",
+        "A binding request timed out at the scheduler (etcd was slow) although the api-server "
+        "stored it; the scheduler treated it as failed, forgot the assumed pod, and its "
+        "informer, held up by the same slow etcd, had not yet shown the pod bound, so the next "
+        "replica's anti-affinity saw an empty node and landed beside it (#100140, v1.19). The "
+        "same window opens whenever a binding's outcome is unknown to the scheduler.",
+        "None. Since kubernetes/kubernetes#110925 (v1.25) an assumed pod no longer expires "
+        "(the half of #106361 that scheduler-no-assume restores), but a failed binding, a "
+        "timeout included, still ends in ForgetPod (pkg/scheduler/schedule_one.go "
+        "handleBindingCycleError, backend/cache ForgetPod): the pod leaves the cache until "
+        "the informer reports it. #100140 was closed without a fix, and #138546 (2026) "
+        "reports required anti-affinity broken again under slow binding responses. The "
+        "entry has no switch and no fixed suite.",
+        BINDING_RESPECTS_POD_ANTI_AFFINITY_IN_ETCD.name,
+        Suite(
+            "bind-timeout-forget",
+            "Today's scheduler, two anti-affine pods, two nodes; one request may time out",
+            bind_timeout_scenario,
+            (BINDING_RESPECTS_POD_ANTI_AFFINITY_IN_ETCD,),
+            Faults(timeout=1),
+            Budget(examples=200, steps=30, states=20_000, depth=60),
+        ),
+        None,
     ),
 )
