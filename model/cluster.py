@@ -163,7 +163,8 @@ class ClientRequest:
 @dataclass(frozen=True, slots=True)
 class Relist:
     """An informer lists (first start, or after 410 Gone); a stale list (a fault) is served
-    from a lagging cache at an older ``revision``."""
+    from a lagging cache at an older ``revision``: only a process's first list of a resource,
+    which asks for any revision (see ``_offers``)."""
 
     component: str
     resource: str
@@ -316,7 +317,7 @@ def _offers(name: str, component: ComponentState, api: ApiState, faulty: bool) -
     drops: list[Action] = []
     stale: list[Action] = []
     store = api.store
-    # a relist served at the oldest revision etcd still has: the most stale view possible
+    # a first list served at the oldest revision etcd still has: the most stale view possible
     oldest = max(store.compact_revision, 1)
     synced = True
     for resource, informer in component.informers.items():
@@ -330,7 +331,11 @@ def _offers(name: str, component: ComponentState, api: ApiState, faulty: bool) -
         if faulty:
             if informer.watching:
                 drops.append(DropWatch(name, resource))
-            if informer.synced and oldest < store.revision:
+            if needs_relist(informer) and not informer.synced and oldest < store.revision:
+                # upstream: reflector.go relistResourceVersion: a process's first list asks for
+                # resourceVersion "0", which an api-server's lagging watch cache may answer from
+                # the past; every later list asks for the last synced revision (NotOlderThan),
+                # so a cache never goes back in time
                 stale.append(Relist(name, resource, oldest))
     if synced:
         work.extend(Reconcile(name, key) for key in component.queue)
@@ -546,6 +551,8 @@ def _relist(state: State, action: Relist) -> tuple[State, tuple[Entry, ...]]:
     if not stale and not needs_relist(informer):
         raise _not_enabled(action, "the informer is synced and not expired")
     store = state.api.store
+    if stale and informer.synced:
+        raise _not_enabled(action, "a synced informer lists no older than its cache")
     if stale and not (max(store.compact_revision, 1) <= action.revision <= store.revision):
         raise _not_enabled(action, f"etcd cannot serve revision {action.revision}")
     user = state.api.users.get(state.controllers[action.component].identity)

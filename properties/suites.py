@@ -67,18 +67,12 @@ _PROPERTIES: tuple[Property, ...] = (
     NAMESPACES_EMPTIED,
 )
 # The Service suites start where the rollout (or the deletion) begins, with the cluster's whole
-# history behind it; from there the search also finds the workload controllers' own races (a
-# relist served from before the pods existed makes the ReplicaSet controller create pods again;
-# a ReplicaSet controller slow to delete lets a rollout's pods exceed replicas + maxSurge for a
-# moment), which the rolling-update suite is about: these suites leave those three properties
-# to it and check the rest.
-ROLLOUT_BOUNDS = frozenset(
-    {
-        "replicaset-never-exceeds-replicas",
-        "rolling-update-within-surge",
-        "rolling-update-within-unavailable",
-    }
-)
+# history behind it; from there the search also finds a rollout race of the workload
+# controllers (after a dropped watch, a ReplicaSet controller slow to see its deletions lets
+# the rollout's pods exceed replicas + maxSurge, or fall below replicas - maxUnavailable, for
+# a moment: Hypothesis seed 1, 199 steps), which the rolling-update suite is about: these
+# suites leave the two rollout bounds to it and check the rest.
+ROLLOUT_BOUNDS = frozenset({"rolling-update-within-surge", "rolling-update-within-unavailable"})
 _SERVICE_PROPERTIES = tuple(p for p in _PROPERTIES if p.name not in ROLLOUT_BOUNDS)
 # the preStop sleep of the rolling-update-service suite: longer than kube-proxy's minSyncPeriod
 # (1 s), as upstream's advice has it (reports/zero-downtime.md)

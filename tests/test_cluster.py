@@ -212,18 +212,26 @@ def test_a_lagging_watch_is_cut_by_compaction():
     assert state.components["labeler"].informers["pods"].expired
 
 
-def test_a_stale_list_takes_the_cache_back_in_time():
-    """kubernetes#59848: a relist served by a lagging cache can be older than what the
-    informer had seen."""
+def test_only_a_first_list_may_be_stale_and_it_takes_the_cache_back_in_time():
+    """kubernetes#59848: a process's first list (resourceVersion "0") may be answered by a
+    lagging watch cache, older than what the process saw before it restarted; every later list
+    asks for a revision not older than its cache's (reflector.go relistResourceVersion)."""
+    faults = Faults(crash=1, stale_list=1)
+
+    def stale(s):
+        return [a for a in enabled(s, faults) if isinstance(a, Relist) and a.revision]
+
     state = run(start(create("a"), create("b")))
-    faults = Faults(stale_list=1)
-    stale = [a for a in enabled(state, faults) if isinstance(a, Relist) and a.revision]
-    assert stale
-    state = step(state, stale[0])
+    assert not stale(state)
+    with pytest.raises(ValueError, match="no older than its cache"):
+        step(state, Relist("labeler", "pods", 1))
+    state = step(step(state, Crash("kube-controller-manager")), Restart("kube-controller-manager"))
+    assert stale(state)
+    state = step(state, stale(state)[0])
     cache = state.components["labeler"].informers["pods"].cache
     assert "default/a" not in cache
     assert state.faults_used.stale_list == 1
-    assert not [a for a in enabled(state, faults) if isinstance(a, Relist) and a.revision]
+    assert not stale(state)
 
 
 def test_a_crash_loses_memory_and_a_restart_relists():

@@ -173,7 +173,7 @@ HYPOTHESIS = {"examples": 60, "steps": 20, "seed": 1, "database": ":memory:"}
 
 @pytest.mark.parametrize(
     ("faults", "states", "transitions"),
-    [(NO_FAULTS, 9, 9), (Faults(timeout=1), 13, 13), (Faults(1, 1, 1, 1, 1), 1214, 3402)],
+    [(NO_FAULTS, 9, 9), (Faults(timeout=1), 13, 13), (Faults(1, 1, 1, 1, 1), 811, 1787)],
 )
 def test_the_labeler_scope_has_a_known_number_of_states(faults, states, transitions):
     report = check_suite(labeler_suite(faults), "exhaustive", max_states=10**6)
