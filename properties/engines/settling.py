@@ -21,6 +21,7 @@ Examples share prefixes, so their steps come from an :class:`ExampleMemo`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from kubeproof.model.cluster import NO_FAULTS, Action, Faults, State
 from kubeproof.model.memo import Memo
@@ -49,27 +50,24 @@ class ExampleMemo(Memo):
 
     def enabled(self, state: State, faults: Faults = NO_FAULTS) -> tuple[Action, ...]:
         """``cluster.enabled(state, faults)``."""
-        key = (id(state), faults)
-        hit = self._enabled.get(key)
-        if hit is not None and hit[0] is state:
-            return hit[1]
-        if len(self._enabled) >= self.limit:
-            self._enabled.clear()
-        actions = super().enabled(state, faults)
-        self._enabled[key] = (state, actions)
-        return actions
+        return self._remembered(self._enabled, state, faults, super().enabled)
 
     def step(self, state: State, action: Action) -> State:
         """``cluster.step(state, action)``."""
-        key = (id(state), action)
-        hit = self._after.get(key)
+        return self._remembered(self._after, state, action, super().step)
+
+    def _remembered(self, table: dict, state: State, arg: Any, compute: Callable) -> Any:
+        """``compute(state, arg)``, remembered by the state's identity (the entry holds the
+        state, so its identity is not reused while the entry lives)."""
+        key = (id(state), arg)
+        hit = table.get(key)
         if hit is not None and hit[0] is state:
             return hit[1]
-        if len(self._after) >= self.limit:
-            self._after.clear()
-        after = super().step(state, action)
-        self._after[key] = (state, after)
-        return after
+        if len(table) >= self.limit:
+            table.clear()
+        value = compute(state, arg)
+        table[key] = (state, value)
+        return value
 
 
 def settle(state: State, memo: Memo, visit: Callable[[State, Action, State], bool]) -> State | None:
