@@ -67,11 +67,13 @@ _PROPERTIES: tuple[Property, ...] = (
     NAMESPACES_EMPTIED,
 )
 # The Service suites start where the rollout (or the deletion) begins, with the cluster's whole
-# history behind it; from there the search also finds a rollout race of the workload
-# controllers (after a dropped watch, a ReplicaSet controller slow to see its deletions lets
-# the rollout's pods exceed replicas + maxSurge, or fall below replicas - maxUnavailable, for
-# a moment: Hypothesis seed 1, 199 steps), which the rolling-update suite is about: these
-# suites leave the two rollout bounds to it and check the rest.
+# history behind it. From there Hypothesis (seed 1) finds the two rollout bounds broken with no
+# fault at all: the Deployment controller scales the old ReplicaSet down and the new one up by
+# their spec.replicas (upstream: deployment_util.go NewRSNewReplicas sums spec.replicas), and
+# the ReplicaSet controller creates the new pod before it deletes the old one's surplus, so
+# active pods exceed replicas + maxSurge for a moment. Upstream bounds only the spec sums, so the
+# two properties may say more than upstream guarantees; until that is settled these suites
+# leave them to the rolling-update suite and check the rest.
 ROLLOUT_BOUNDS = frozenset({"rolling-update-within-surge", "rolling-update-within-unavailable"})
 _SERVICE_PROPERTIES = tuple(p for p in _PROPERTIES if p.name not in ROLLOUT_BOUNDS)
 # the preStop sleep of the rolling-update-service suite: longer than kube-proxy's minSyncPeriod
