@@ -67,8 +67,9 @@ _PROPERTIES: tuple[Property, ...] = (
     NAMESPACES_EMPTIED,
 )
 # The Service suites start where the rollout (or the deletion) begins, with the cluster's whole
-# history behind it. From there Hypothesis (seed 1) finds the two rollout bounds broken with no
-# fault at all: the Deployment controller scales the old ReplicaSet down and the new one up by
+# history behind it. From there Hypothesis (seed 1) finds both rollout bounds broken, the surge
+# bound with no fault at all (its trace replays without its one dropped watch): the Deployment
+# controller scales the old ReplicaSet down and the new one up by
 # their spec.replicas (upstream: deployment_util.go NewRSNewReplicas sums spec.replicas), and
 # the ReplicaSet controller creates the new pod before it deletes the old one's surplus, so
 # active pods exceed replicas + maxSurge for a moment. Upstream bounds only the spec sums, so the
