@@ -1,7 +1,8 @@
 """Safety properties of workloads: ReplicaSets, rolling updates, the garbage collector.
 
-A ReplicaSet's active pods, a rolling update's surge and availability bounds (as upstream defines
-them: see each definition), and the garbage collector's deletions, each checked on every step.
+A ReplicaSet's active pods, a rolling update's surge bound (on its ReplicaSets' spec.replicas,
+as upstream keeps it) and availability bound (see each definition), and the garbage
+collector's deletions, each checked on every step.
 Each check returns a ``Violation`` with its evidence, or None.
 
 >>> from kubeproof.model.run import run
@@ -170,19 +171,69 @@ def _surge_check(name: str, terminating: bool):
     return check
 
 
+def _rollout_sets(state: State, d: Deployment) -> tuple[ReplicaSet, ...]:
+    """The ReplicaSets the Deployment owns."""
+    return tuple(
+        rs
+        for rs in stored(state, "replicasets", d.metadata.namespace)
+        if isinstance(rs, ReplicaSet) and owner_uid(rs) == d.metadata.uid
+    )
+
+
+def _spec_total(sets: tuple[ReplicaSet, ...]) -> int:
+    return sum(replicas(rs) for rs in sets)
+
+
+def _surge_in_specs(before: State, action: Any, after: State) -> Violation | None:
+    if not changed(before, after, "replicasets"):
+        return None
+    for d in stored(after, "deployments"):
+        if not isinstance(d, Deployment) or not _rolling(d) or d.metadata.deletion_timestamp:
+            continue
+        old = get(before, "deployments", d.metadata.namespace, d.metadata.name)
+        if old is None or old.metadata.uid != d.metadata.uid:
+            continue
+        now, was = _rollout_sets(after, d), _rollout_sets(before, old)
+        total, bound = _spec_total(now), replicas(d) + max_surge(d)
+        if total > bound and total > _spec_total(was):
+            key = f"{d.metadata.namespace}/{d.metadata.name}"
+            return Violation(
+                "rolling-update-within-surge",
+                f"Deployment {key}'s ReplicaSets want {total} pods, more than replicas "
+                f"{replicas(d)} + maxSurge {max_surge(d)}",
+                (
+                    ("deployment", key),
+                    ("replicas", replicas(d)),
+                    ("maxSurge", max_surge(d)),
+                    (
+                        "replicasets",
+                        tuple(sorted((rs.metadata.name, rs.spec.replicas) for rs in now)),
+                    ),
+                    ("wanted before the step", _spec_total(was)),
+                    ("actor", actor_of(action)),
+                ),
+            )
+    return None
+
+
 ROLLOUT_WITHIN_SURGE = Property(
     "rolling-update-within-surge",
-    "no step raises a rolling Deployment's non-terminating pods above replicas + maxSurge",
+    "no step raises the spec.replicas of a rolling Deployment's ReplicaSets, summed, above "
+    "replicas + maxSurge",
     TRANSITION,
-    _surge_check("rolling-update-within-surge", terminating=False),
-    "Upstream's definition: the surge bound is on the pods the ReplicaSets count, "
-    "status.replicas, which are the active pods (FilterActivePods: not terminating, not "
-    "terminal); rolling.go reconcileNewReplicaSet bounds the sum of spec.replicas by replicas + "
-    "maxSurge (deployment_util.go NewRSNewReplicas, ResolveFenceposts: maxSurge rounds up). "
-    "Terminating pods are not counted, so live pods can exceed the bound (kubernetes#95498, "
-    "KEP-3973; see rolling-update-within-surge-counting-terminating). A transition property: a "
-    "scale-down leaves more pods than the new bound until the deletes land, which is expected; "
-    "a step must not raise the count above the bound.",
+    _surge_in_specs,
+    "Upstream's invariant: the Deployment controller scales its ReplicaSets so that their "
+    "spec.replicas sum to at most replicas + maxSurge (rolling.go reconcileNewReplicaSet, "
+    "deployment_util.go NewRSNewReplicas with GetReplicaCountForReplicaSets, which sums "
+    "spec.replicas; ResolveFenceposts: maxSurge rounds up; sync.go scale: proportional scaling "
+    "within the same allowance). It bounds what the ReplicaSets ask for, not the pods: a "
+    "ReplicaSet controller that creates the new ReplicaSet's pod before it has deleted the old "
+    "one's surplus (its workers run ReplicaSets concurrently) has more active pods for a "
+    "moment, and terminating pods are not counted at all (kubernetes#95498, KEP-3973; see "
+    "rolling-update-within-surge-counting-terminating). A transition property: lowering "
+    "the Deployment's replicas leaves the sum above the new bound until the controller scales "
+    "down, which is expected; a step must not raise the sum while it is, or to make it, above "
+    "the bound.",
 )
 
 ROLLOUT_WITHIN_SURGE_COUNTING_TERMINATING = Property(
