@@ -67,15 +67,11 @@ _PROPERTIES: tuple[Property, ...] = (
     NAMESPACES_EMPTIED,
 )
 # The Service suites start where the rollout (or the deletion) begins, with the cluster's whole
-# history behind it. From there Hypothesis (seed 1) finds both rollout bounds broken, the surge
-# bound with no fault at all (its trace replays without its one dropped watch): the Deployment
-# controller scales the old ReplicaSet down and the new one up by
-# their spec.replicas (upstream: deployment_util.go NewRSNewReplicas sums spec.replicas), and
-# the ReplicaSet controller creates the new pod before it deletes the old one's surplus, so
-# active pods exceed replicas + maxSurge for a moment. Upstream bounds only the spec sums, so the
-# two properties may say more than upstream guarantees; until that is settled these suites
-# leave them to the rolling-update suite and check the rest.
-ROLLOUT_BOUNDS = frozenset({"rolling-update-within-surge", "rolling-update-within-unavailable"})
+# history behind it. One Hypothesis search there (seed 1, while the surge bound still counted
+# pods) found the availability bound broken in a 199-step trace that was not kept or analysed;
+# seeds 1-3 hold with it now. Until that is settled these suites leave the availability bound
+# to the rolling-update suite and check the rest.
+ROLLOUT_BOUNDS = frozenset({"rolling-update-within-unavailable"})
 _SERVICE_PROPERTIES = tuple(p for p in _PROPERTIES if p.name not in ROLLOUT_BOUNDS)
 # the preStop sleep of the rolling-update-service suite: longer than kube-proxy's minSyncPeriod
 # (1 s), as upstream's advice has it (reports/zero-downtime.md)
