@@ -125,9 +125,10 @@ def _counted(pods: tuple[Pod, ...], terminating: bool) -> tuple[Pod, ...]:
     return tuple(p for p in pods if is_active(p))
 
 
-def _deployments_touched(before: State, after: State):
-    """(before, after) of each rolling Deployment whose pods the step may have changed."""
-    if not changed(before, after, "pods"):
+def _deployments_touched(before: State, after: State, resource: str = "pods"):
+    """(before, after) of each rolling Deployment whose pods (or other ``resource``) the step
+    may have changed."""
+    if not changed(before, after, resource):
         return
     for d in stored(after, "deployments"):
         if not isinstance(d, Deployment) or not _rolling(d) or d.metadata.deletion_timestamp:
@@ -185,14 +186,7 @@ def _spec_total(sets: tuple[ReplicaSet, ...]) -> int:
 
 
 def _surge_in_specs(before: State, action: Any, after: State) -> Violation | None:
-    if not changed(before, after, "replicasets"):
-        return None
-    for d in stored(after, "deployments"):
-        if not isinstance(d, Deployment) or not _rolling(d) or d.metadata.deletion_timestamp:
-            continue
-        old = get(before, "deployments", d.metadata.namespace, d.metadata.name)
-        if old is None or old.metadata.uid != d.metadata.uid:
-            continue
+    for old, d in _deployments_touched(before, after, "replicasets"):
         now, was = _rollout_sets(after, d), _rollout_sets(before, old)
         total, bound = _spec_total(now), replicas(d) + max_surge(d)
         if total > bound and total > _spec_total(was):
