@@ -66,7 +66,7 @@ class NaiveAnswer:
 
 
 class _Deadline(Exception):
-    pass
+    """The time budget ran out while building or solving."""
 
 
 @dataclass

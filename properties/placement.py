@@ -36,7 +36,7 @@ from kubeproof.properties.reading import (
     fmt_taint,
     fmt_toleration,
     get,
-    sent_request,
+    landed_binding,
 )
 
 __all__ = [
@@ -180,15 +180,12 @@ SCHEDULER_RESPECTS_AFFINITY_IN_VIEW = Property(
 
 def _etcd_violation(name: str, what: str, problem):
     def check(before: State, action: Any, after: State) -> Violation | None:
-        request = sent_request(before, action)
-        if request is None or request.resource != "pods" or request.subresource != "binding":
+        landed = landed_binding(before, action, after)
+        if landed is None:
             return None
-        if before.api.store is after.api.store:
-            return None  # nothing was written: the binding did not land
-        pod = get(before, "pods", request.namespace, request.name)
-        bound = get(after, "pods", request.namespace, request.name)
+        request, pod, bound = landed
         target = request.body.target_node
-        if pod is None or bound is None or pod.spec.node_name or bound.spec.node_name != target:
+        if bound.spec.node_name != target:
             return None
         node = get(before, "nodes", "", target)
         key = f"{request.namespace}/{request.name}"

@@ -34,6 +34,7 @@ __all__ = [
     "get",
     "is_active",
     "is_available",
+    "landed_binding",
     "names",
     "owner_uid",
     "request_landed",
@@ -80,6 +81,21 @@ def sent_request(before: State, action: Any) -> Request | None:
         if component is not None and component.outbox:
             return component.outbox[0].request
     return None
+
+
+def landed_binding(before: State, action: Any, after: State) -> tuple[Request, Any, Any] | None:
+    """``(request, pod before, pod after)`` when the step's pods/binding request wrote etcd and
+    bound a pod that was unbound; None otherwise."""
+    request = sent_request(before, action)
+    if request is None or request.resource != "pods" or request.subresource != "binding":
+        return None
+    if before.api.store is after.api.store:
+        return None  # nothing was written: the binding did not land
+    pod = get(before, "pods", request.namespace, request.name)
+    bound = get(after, "pods", request.namespace, request.name)
+    if pod is None or bound is None or pod.spec.node_name or not bound.spec.node_name:
+        return None
+    return request, pod, bound
 
 
 def request_landed(before: State, action: Any, entries: tuple[Entry, ...]) -> bool:

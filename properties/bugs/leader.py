@@ -51,7 +51,7 @@ from kubeproof.properties.bugs.clusters import (
     settled,
 )
 from kubeproof.properties.core import TRANSITION, Budget, Property, Suite, Violation
-from kubeproof.properties.reading import get, is_active, sent_request, stored
+from kubeproof.properties.reading import get, is_active, landed_binding, stored
 
 __all__ = [
     "BINDING_RESPECTS_POD_ANTI_AFFINITY_IN_ETCD",
@@ -121,15 +121,10 @@ def anti_affinity_conflicts(state: State, pod: Pod) -> tuple[tuple[str, str, str
 
 
 def _binding_conflicts(before: State, action: Any, after: State) -> Violation | None:
-    request = sent_request(before, action)
-    if request is None or request.resource != "pods" or request.subresource != "binding":
+    landed = landed_binding(before, action, after)
+    if landed is None:
         return None
-    if before.api.store is after.api.store:
-        return None  # nothing was written: the binding did not land
-    pod = get(before, "pods", request.namespace, request.name)
-    bound = get(after, "pods", request.namespace, request.name)
-    if pod is None or bound is None or pod.spec.node_name or not bound.spec.node_name:
-        return None
+    request, _, bound = landed
     conflicts = anti_affinity_conflicts(after, bound)
     if not conflicts:
         return None
