@@ -43,7 +43,6 @@ __all__ = [
     "DEFAULT_FAULTS",
     "DEFAULT_SUITE",
     "PRE_STOP_SECONDS",
-    "ROLLOUT_BOUNDS",
     "SUITES",
     "SuiteFileError",
     "UnknownSuite",
@@ -66,13 +65,6 @@ _PROPERTIES: tuple[Property, ...] = (
     ENDPOINTS_CONVERGE,
     NAMESPACES_EMPTIED,
 )
-# The Service suites start where the rollout (or the deletion) begins, with the cluster's whole
-# history behind it. One Hypothesis search there (seed 1, while the surge bound still counted
-# pods) found the availability bound broken in a 199-step trace that was not kept or analysed;
-# seeds 1-3 hold with it now. Until that is settled these suites leave the availability bound
-# to the rolling-update suite and check the rest.
-ROLLOUT_BOUNDS = frozenset({"rolling-update-within-unavailable"})
-_SERVICE_PROPERTIES = tuple(p for p in _PROPERTIES if p.name not in ROLLOUT_BOUNDS)
 # the preStop sleep of the rolling-update-service suite: longer than kube-proxy's minSyncPeriod
 # (1 s), as upstream's advice has it (reports/zero-downtime.md)
 PRE_STOP_SECONDS = 5
@@ -146,7 +138,6 @@ SUITES: dict[str, Suite] = {
             "the journey's Deployment exposed as a NodePort Service (preStop sleep 5 s) rolled "
             "to a new image: EndpointSlices and every kube-proxy follow, under faults",
             _settled(partial(rolling_update_service, pre_stop=PRE_STOP_SECONDS), 2),
-            _SERVICE_PROPERTIES,
         ),
         _suite(
             "namespace-delete",
@@ -154,7 +145,6 @@ SUITES: dict[str, Suite] = {
             "kubectl delete namespace with a Deployment and its Service in it: the namespace "
             "controller and the garbage collector empty it, under faults",
             _settled(partial(scenario, "namespace-delete"), 3),
-            _SERVICE_PROPERTIES,
         ),
     )
 }

@@ -48,7 +48,7 @@ from kubeproof.properties.services import (
     PROXY_FORWARDS_LISTED,
     ZERO_DOWNTIME,
 )
-from kubeproof.properties.suites import PRE_STOP_SECONDS, ROLLOUT_BOUNDS, SUITES, suite
+from kubeproof.properties.suites import PRE_STOP_SECONDS, SUITES, suite
 
 # --- the suites -----------------------------------------------------------------------------------
 
@@ -68,9 +68,8 @@ def test_the_service_suites_start_with_the_service_served_on_every_node():
 def test_the_service_suites_check_the_service_properties_under_every_fault_kind(name):
     s = SUITES[name]
     names = {p.name for p in s.properties}
-    wanted = {p.name for p in SAFETY} - ROLLOUT_BOUNDS
-    assert wanted | {ENDPOINTS_CONVERGE.name, NAMESPACES_EMPTIED.name} <= names
-    assert not names & ROLLOUT_BOUNDS  # left to the rolling-update suite
+    wanted = {p.name for p in SAFETY} | {ENDPOINTS_CONVERGE.name, NAMESPACES_EMPTIED.name}
+    assert wanted <= names
     assert ZERO_DOWNTIME in UPSTREAM_RACES and ZERO_DOWNTIME.name not in names
     assert min(s.faults.crash, s.faults.drop_watch, s.faults.stale_list, s.faults.timeout) == 1
 

@@ -17,7 +17,6 @@ from kubeproof.properties.catalogue import SAFETY, UPSTREAM_RACES
 from kubeproof.properties.core import EVENTUALLY, INVARIANT, TRANSITION, Suite
 from kubeproof.properties.suites import (
     DEFAULT_SUITE,
-    ROLLOUT_BOUNDS,
     SUITES,
     SuiteFileError,
     UnknownSuite,
@@ -82,9 +81,7 @@ def test_every_suite_runs_with_each_fault_kind_and_the_safety_properties(name):
     assert max(f.crash, f.drop_watch, f.compact, f.stale_list, f.timeout) <= 2  # small budgets
     assert (f.node_failure > 0) == (name == "node-failure")
     names = {p.name for p in s.properties}
-    # the Service suites leave the rollout bounds to the rolling-update suite (suites.py)
-    left = ROLLOUT_BOUNDS if name in ("rolling-update-service", "namespace-delete") else set()
-    assert {p.name for p in SAFETY} - left <= names
+    assert {p.name for p in SAFETY} <= names
     assert {"deployment-converges", "pending-only-when-unschedulable", "no-endless-cycle"} <= names
     assert not names & {p.name for p in UPSTREAM_RACES}
 
