@@ -40,6 +40,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from operator import attrgetter
 from typing import Literal
 
@@ -775,12 +776,21 @@ def first_event_since(
         return None
     if start_revision < store.compact_revision:
         return Compacted(store.compact_revision)
-    bucket = _bucket(key)
-    if bucket is not None and range_end is not None and range_end <= prefix_end(bucket):
+    bucket, bucket_end = _bucket_range(key)
+    if bucket is not None and range_end is not None and range_end <= bucket_end:
         last = next((rev for b, rev in store.written if b == bucket), 0)
         if last < start_revision:
             return None
     return next(_events_from(store, key, range_end, start_revision, prev_kv), None)
+
+
+@lru_cache(maxsize=1024)
+def _bucket_range(key: str) -> tuple[str | None, str]:
+    """The key's bucket (see :func:`_bucket`) and the end of its range ("" when it has none):
+    the few keys informers watch from are asked about on every state (bounded: a watch on one
+    object's key is asked too)."""
+    bucket = _bucket(key)
+    return bucket, prefix_end(bucket) if bucket is not None else ""
 
 
 def _bucket(key: str) -> str | None:

@@ -24,6 +24,7 @@ the indexer update).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cache
 
 from kubeproof.model.apiserver import etcd
 from kubeproof.model.apiserver.server import ApiState, prefix_of, with_rv
@@ -53,7 +54,9 @@ class Informer:
     denied: str = ""  # why the api-server refused to list (403); such an informer never syncs
 
 
+@cache
 def _range(resource: str) -> tuple[str, str]:
+    """The etcd key range of a resource's objects (asked on every state, for every informer)."""
     prefix = prefix_of(resource)
     return prefix, etcd.prefix_end(prefix)
 
