@@ -314,8 +314,10 @@ def _availability_drop(before: State, action: Any, after: State) -> Violation | 
         now = [p for p in _rollout_pods(after, d) if is_active(p)]
         was = [p for p in _rollout_pods(before, old) if is_active(p)]
         available, disrupted = _standing(after, now, mrs)
-        before_count = sum(map(len, _standing(before, was, mrs)))
-        if len(available) + len(disrupted) < bound and len(available) < before_count:
+        before_count = len(_standing(before, was, mrs)[0])
+        # a drop is the step's when it takes an available pod away; the bound counts the
+        # pods a node's disruption took out of service as if they were available
+        if len(available) < before_count and len(available) + len(disrupted) < bound:
             key = f"{d.metadata.namespace}/{d.metadata.name}"
             return Violation(
                 "rolling-update-within-unavailable",
@@ -327,7 +329,7 @@ def _availability_drop(before: State, action: Any, after: State) -> Violation | 
                     ("maxUnavailable", max_unavailable(d)),
                     ("available", tuple(sorted(p.metadata.name for p in available))),
                     ("out of service on a node that is not Ready", len(disrupted)),
-                    ("available or out of service before the step", before_count),
+                    ("available before the step", before_count),
                     ("actor", actor),
                 ),
             )

@@ -465,7 +465,7 @@ def _delete_by(state, component: str):
 def test_the_replicaset_controller_deleting_an_available_pod_below_the_bound_is_caught(journey):
     v = ROLLOUT_WITHIN_UNAVAILABLE.check(*_delete_by(journey.state, "replicaset"))
     assert v is not None and dict(v.evidence)["maxUnavailable"] == 0
-    assert dict(v.evidence)["available or out of service before the step"] == 3
+    assert dict(v.evidence)["available before the step"] == 3
 
 
 def test_an_eviction_the_rollout_did_not_cause_is_not_its_violation(journey):
