@@ -285,11 +285,13 @@ def _rollout_actors(state: State) -> frozenset[str]:
 def _on_unready_node(state: State, pod: Pod) -> bool:
     """Whether the pod is bound to a node that is gone or whose Ready condition is not True
     (the node lifecycle controller set it Unknown, or the kubelet False)."""
-    node = get(state, "nodes", "", pod.spec.node_name) if pod.spec.node_name else None
-    if pod.spec.node_name and node is None:
+    if not pod.spec.node_name:
+        return False
+    node = get(state, "nodes", "", pod.spec.node_name)
+    if node is None:
         return True
-    ready = next((c for c in node.status.conditions if c.type == "Ready"), None) if node else None
-    return node is not None and (ready is None or ready.status != "True")
+    ready = next((c for c in node.status.conditions if c.type == "Ready"), None)
+    return ready is None or ready.status != "True"
 
 
 def _standing(state: State, pods: list[Pod], min_ready_seconds: int) -> tuple[list, list]:
@@ -314,7 +316,7 @@ def _availability_drop(before: State, action: Any, after: State) -> Violation | 
         now = [p for p in _rollout_pods(after, d) if is_active(p)]
         was = [p for p in _rollout_pods(before, old) if is_active(p)]
         available, disrupted = _standing(after, now, mrs)
-        before_count = len(_standing(before, was, mrs)[0])
+        before_count = sum(is_available(p, mrs, before.api.now) for p in was)
         # a drop is the step's when it takes an available pod away; the bound counts the
         # pods a node's disruption took out of service as if they were available
         if len(available) < before_count and len(available) + len(disrupted) < bound:
