@@ -19,7 +19,12 @@ from kubeproof.model.scenarios import scenario
 from kubeproof.properties.bugs import BUGS, bug
 from kubeproof.properties.engines import hypothesis_engine
 from kubeproof.properties.engines.hypothesis_engine import explore
-from kubeproof.properties.engines.settling import ExampleMemo, fair_run_violations, settle
+from kubeproof.properties.engines.settling import (
+    ExampleMemo,
+    fair_run_violations,
+    settle,
+    settled_violations,
+)
 from kubeproof.properties.replay import replay
 
 # the entries whose Hypothesis traces shrink to 0 drawn steps (reports/benchmarks.md)
@@ -41,6 +46,9 @@ class Unremembered:
 
     def step(self, state, action):
         return step(state, action)
+
+    def settled(self, state, checks):
+        return settled_violations(state, self, checks)
 
 
 def test_the_smallest_example_violates_exactly_the_entries_that_shrink_to_nothing():

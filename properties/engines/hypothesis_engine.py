@@ -39,6 +39,7 @@ from __future__ import annotations
 import os
 import time
 import weakref
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -48,13 +49,13 @@ from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
-from kubeproof.model.cluster import NO_FAULTS, Action, Faults, State, Tick
+from kubeproof.model.cluster import NO_FAULTS, Faults, State, Tick
 from kubeproof.model.errors import KubeproofError
 from kubeproof.model.memo import Memo
 from kubeproof.model.run import actor_of, is_fault
 from kubeproof.properties.core import Report, Suite, Trace, Verdict, Violation
 from kubeproof.properties.engines import Checks, Progress, fault_kinds, rare_collections
-from kubeproof.properties.engines.settling import ExampleMemo, fair_run_violations, settle
+from kubeproof.properties.engines.settling import ExampleMemo, fair_run_violations
 
 __all__ = [
     "CI_PROFILE",
@@ -174,7 +175,7 @@ def machine_for(
             self.failed = False
             stats["examples"] += 1
 
-        def _raise(self, violations: list[Violation], actions: tuple | None = None) -> None:
+        def _raise(self, violations: Sequence[Violation], actions: tuple | None = None) -> None:
             if violations:
                 v = violations[0]
                 self.failed = True  # teardown must not replace this failure with another
@@ -214,19 +215,11 @@ def machine_for(
             if self.failed or not (checks.eventually or checks.invariants or checks.transitions):
                 return
             # the faults stop: the fair run settles the cluster, checked on the way (a trace
-            # holds only the drawn actions; replay settles the same way)
-            traced = tuple(self.actions)
-
-            def visit(before: State, action: Action, after: State) -> bool:
-                stats["steps"] += 1
-                self._raise(checks.step(before, action, after), traced)
-                self._raise(checks.state(after), traced)
-                return False
-
-            quiescent = settle(self.state, memo, visit)
-            if quiescent is not None:
-                # a run that never settles is for the exhaustive engine's cycle detection
-                self._raise(checks.quiescent(quiescent), traced)
+            # holds only the drawn actions; replay settles the same way); a run that never
+            # settles is for the exhaustive engine's cycle detection
+            violations, steps = memo.settled(self.state, checks)
+            stats["steps"] += steps
+            self._raise(violations, tuple(self.actions))
 
     SuiteMachine.__name__ = SuiteMachine.__qualname__ = f"Suite_{suite.name.replace('-', '_')}"
     # the example database keys a state machine by a digest of its class: name the suite
